@@ -1,0 +1,18 @@
+"""sebook: the library of the Squeeze-and-Excitation book.
+
+Each module holds one idea and says which chapter explains it: :mod:`sebook.squeeze`,
+:mod:`sebook.excitation`, :mod:`sebook.recalibration` and :mod:`sebook.se` build the block of
+Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018).
+"""
+from .excitation import Excitation, make_divisible, squeeze_width
+from .recalibration import recalibrate, recalibrate_add
+from .runtime import setup
+from .se import SEBlock
+from .squeeze import Squeeze
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Excitation", "SEBlock", "Squeeze", "make_divisible", "recalibrate", "recalibrate_add", "setup",
+    "squeeze_width",
+]

@@ -1,0 +1,150 @@
+"""Re-execute the book's notebooks deterministically and store them with normalised metadata.
+
+``python -m sebook.notebooks [NOTEBOOK ...]`` runs each notebook top to bottom in a fresh kernel (nbclient,
+``store_widget_state=True``), then normalises what would otherwise change from run to run: cell ids, widget
+model ids, kernel metadata. It records the execution time and versions in ``metadata.sebook``, which the
+status page reads. ``--check`` re-executes without writing and fails if any text output would change.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+CHAPTERS = Path("chapters")
+KERNEL = "python3"
+TEXT_MIMES = ("text/plain", "text/html", "text/latex", "text/markdown")
+PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "jupyter-book", "myst-nb", "nbval", "sebook")
+
+
+def find_notebooks(paths: list[str] | None = None) -> list[Path]:
+    """The notebooks named in ``paths`` (files or folders), or every chapter notebook, in reading order."""
+    found: list[Path] = []
+    for p in map(Path, paths or [str(CHAPTERS)]):
+        if p.is_dir():
+            found += sorted(q for q in p.glob("*.ipynb") if not q.name.startswith("."))
+        elif p.suffix == ".ipynb" and p.is_file():
+            found.append(p)
+        else:
+            raise SystemExit(f"error: {p} is neither a notebook (.ipynb) nor a folder of notebooks")
+    return found
+
+
+def versions() -> dict[str, str]:
+    """Python and package versions of this environment, for the status page."""
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 900) -> float:
+    """Run ``nb`` in place in a fresh kernel started in ``workdir``; return the wall time in seconds."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+           "TQDM_DISABLE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, store_widget_state=True,
+                            record_timing=False, resources={"metadata": {"path": str(workdir)}})
+    start = time.perf_counter()
+    client.execute(env=env)
+    return time.perf_counter() - start
+
+
+def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
+    """Give cells and widget models ids derived from the notebook's name; drop run-specific metadata."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{stem[:40]}-{i}"
+        cell.metadata.pop("execution", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    if not state:
+        nb.metadata.pop("widgets", None)
+        return nb
+    text = json.dumps(nb)
+    for i, model_id in enumerate(list(state)):
+        text = text.replace(model_id, hashlib.sha256(f"{stem}:{i}".encode()).hexdigest()[:32])
+    return nbformat.from_dict(json.loads(text))
+
+
+def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
+    """The text a reader (and nbval) sees, cell by cell: streams, errors and text mime types."""
+    result = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        texts = []
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                texts.append(f"{out.name}: {out.text}")
+            elif out.output_type == "error":
+                texts.append(f"error: {out.ename}: {out.evalue}")
+            else:
+                texts += [f"{m}: {out.data[m]}" for m in TEXT_MIMES if m in out.get("data", {})]
+        result.append(texts)
+    return result
+
+
+def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``nb`` to a temporary file beside ``path`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, list[str]]:
+    """Execute one notebook; write it back unless ``check``. Returns (seconds, differences in text output)."""
+    original = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    seconds = execute(nb, path.parent.resolve(), timeout)
+    nb = normalise(nb, path.stem)
+    old, new = text_outputs(original), text_outputs(nb)
+    diffs = [f"{path}: code cell {i}: text output changed" for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    if len(old) != len(new):
+        diffs.append(f"{path}: number of code cells changed")
+    if not check:
+        nb.metadata["sebook"] = {"execution_seconds": round(seconds, 1), "versions": versions()}
+        write_atomic(nb, path)
+    return seconds, diffs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sebook.notebooks", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks or folders (default: every notebook in chapters/)")
+    parser.add_argument("--check", action="store_true", help="re-execute without writing; fail if text output changes")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    args = parser.parse_args(argv)
+    if args.timeout < 1:
+        parser.error(f"--timeout must be >= 1, got {args.timeout}")
+    failures: list[str] = []
+    for path in find_notebooks(args.notebooks):
+        seconds, diffs = run(path, check=args.check, timeout=args.timeout)
+        print(f"{path}: executed in {seconds:.1f} s" + (f", {len(diffs)} text output(s) differ" if diffs else ""))
+        failures += diffs
+    for line in failures:
+        print(line, file=sys.stderr)
+    return 1 if (args.check and failures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
