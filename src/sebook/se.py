@@ -12,7 +12,7 @@ from torch import nn
 from . import checks
 from .excitation import Excitation, LayerSpec
 from .recalibration import recalibrate, recalibrate_add
-from .squeeze import Squeeze
+from .squeeze import SQUEEZE_MODES, Squeeze
 
 
 class ChannelAttention(nn.Module):
@@ -55,7 +55,7 @@ class SEBlock(ChannelAttention):
                  bias: bool = True) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        self.squeeze = Squeeze(squeeze)
+        self.squeeze = Squeeze(checks.one_of("squeeze", squeeze, SQUEEZE_MODES))
         self.excitation = Excitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
                                      act_layer=act_layer, gate_layer=gate_layer, bias=bias)
 

@@ -1,0 +1,164 @@
+"""The core SE pieces: squeeze, excitation (with its width helper), recalibration, and the block."""
+import pytest
+import torch
+from torch import nn
+
+import sebook
+from sebook.excitation import Excitation, make_divisible, squeeze_width
+from sebook.recalibration import recalibrate, recalibrate_add
+from sebook.squeeze import SQUEEZE_MODES, Squeeze
+
+
+class SeedSEBlock(nn.Module):
+    """The seed notebook's formulation: 1x1 convolutions instead of linear layers (kept here as a reference)."""
+
+    def __init__(self, in_channels, reduction_ratio=16):
+        super().__init__()
+        self.global_avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(in_channels, in_channels // reduction_ratio, kernel_size=1)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(in_channels // reduction_ratio, in_channels, kernel_size=1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x):
+        s = self.sigmoid(self.fc2(self.relu(self.fc1(self.global_avg_pool(x)))))
+        return x * s
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("shape", [(1, 64, 32, 32), (3, 8, 5, 7), (2, 256, 1, 1)])
+def test_shape_is_preserved(shape):
+    assert sebook.SEBlock(shape[1])(torch.randn(shape)).shape == shape
+
+
+def test_gates_lie_strictly_between_0_and_1():
+    block = sebook.SEBlock(32, 4)
+    gates = block.gates(torch.randn(4, 32, 6, 6) * 10)
+    assert gates.shape == (4, 32)
+    assert ((gates > 0) & (gates < 1)).all()
+
+
+def test_forward_identity():
+    block = sebook.SEBlock(48, 8)
+    x = torch.randn(2, 48, 9, 9)
+    expected = x * block.excitation(block.squeeze(x)).view(2, 48, 1, 1)
+    torch.testing.assert_close(block(x), expected, rtol=0, atol=0)
+
+
+def test_matches_the_seed_conv1x1_formulation():
+    ours, seed = sebook.SEBlock(64, 16), SeedSEBlock(64, 16)
+    with torch.no_grad():
+        seed.fc1.weight.copy_(ours.excitation.fc1.weight[:, :, None, None])
+        seed.fc1.bias.copy_(ours.excitation.fc1.bias)
+        seed.fc2.weight.copy_(ours.excitation.fc2.weight[:, :, None, None])
+        seed.fc2.bias.copy_(ours.excitation.fc2.bias)
+    x = torch.randn(2, 64, 16, 16)
+    torch.testing.assert_close(ours(x), seed(x))
+
+
+def test_gradients_reach_both_fc_layers():
+    block = sebook.SEBlock(16, 4)
+    block(torch.randn(2, 16, 4, 4)).square().sum().backward()
+    for layer in (block.excitation.fc1, block.excitation.fc2):
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+        assert layer.bias.grad is not None and layer.bias.grad.abs().sum() > 0
+
+
+def test_fewer_channels_than_reduction_keeps_a_bottleneck():
+    block = sebook.SEBlock(8, reduction=16)
+    assert block.excitation.rd_channels == 1
+    assert block(torch.randn(1, 8, 4, 4)).shape == (1, 8, 4, 4)
+
+
+def test_seed_block_breaks_when_channels_below_ratio():
+    """The seed's ``in_channels // reduction_ratio`` is 0 for 8 channels and r = 16."""
+    assert 8 // 16 == 0
+    with pytest.warns(UserWarning, match="zero-element"):
+        seed = SeedSEBlock(8, 16)
+    with pytest.raises(RuntimeError):
+        seed(torch.randn(1, 8, 4, 4))
+
+
+@pytest.mark.parametrize("channels, reduction, divisor, expected", [
+    (64, 16, 1, 4), (8, 16, 1, 1), (1, 64, 1, 1), (100, 16, 1, 6), (2048, 16, 1, 128),
+    (64, 16, 8, 8), (96, 4, 8, 24), (3, 1, 1, 3), (24, 0.25, 1, 96),
+])
+def test_squeeze_width(channels, reduction, divisor, expected):
+    assert squeeze_width(channels, reduction, divisor) == expected
+
+
+@pytest.mark.parametrize("value, divisor, expected", [(32, 8, 32), (35, 8, 32), (36, 8, 40), (3, 8, 8), (90, 16, 96)])
+def test_make_divisible(value, divisor, expected):
+    assert make_divisible(value, divisor) == expected
+
+
+@pytest.mark.parametrize("mode", SQUEEZE_MODES)
+def test_squeeze_modes(mode):
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    z = Squeeze(mode)(x)
+    avg, mx = x.mean((2, 3)), x.amax((2, 3))
+    torch.testing.assert_close(z, {"avg": avg, "max": mx, "avgmax": (avg + mx) / 2}[mode])
+
+
+def test_recalibration_broadcasts_and_fuses():
+    x, residual, gates = torch.randn(2, 5, 3, 3), torch.randn(2, 5, 3, 3), torch.rand(2, 5)
+    scaled = recalibrate(x, gates)
+    torch.testing.assert_close(scaled[1, 2], x[1, 2] * gates[1, 2])
+    torch.testing.assert_close(recalibrate_add(x, gates, residual), residual + scaled)
+    block = sebook.SEBlock(5, 2)
+    torch.testing.assert_close(block(x, residual=residual), residual + block(x))
+
+
+def test_gates_of_one_are_the_identity():
+    x = torch.randn(2, 6, 3, 3)
+    torch.testing.assert_close(recalibrate(x, torch.ones(2, 6)), x, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"channels": 0}, ValueError, ["channels", ">= 1", "0"]),
+    ({"channels": -3}, ValueError, ["channels", "-3"]),
+    ({"channels": 2.5}, TypeError, ["channels", "integer"]),
+    ({"channels": 16, "reduction": 0}, ValueError, ["reduction", "> 0"]),
+    ({"channels": 16, "reduction": -4}, ValueError, ["reduction", "-4"]),
+    ({"channels": 16, "reduction": float("nan")}, ValueError, ["reduction"]),
+    ({"channels": 16, "squeeze": "mean"}, ValueError, ["squeeze", "'avg'", "'mean'"]),
+    ({"channels": 16, "gate_layer": "sigmoud"}, ValueError, ["gate_layer", "'sigmoid'"]),
+    ({"channels": 16, "act_layer": "relu7"}, ValueError, ["act_layer", "'relu'"]),
+    ({"channels": 16, "rd_channels": 0}, ValueError, ["rd_channels"]),
+    ({"channels": 16, "divisor": 0}, ValueError, ["divisor"]),
+])
+def test_bad_constructor_arguments(kwargs, exc, words):
+    with pytest.raises(exc) as info:
+        sebook.SEBlock(**kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize("x, exc, words", [
+    (torch.randn(2, 16), ValueError, ["4-D", "expected 4", "got 2"]),
+    (torch.randn(2, 16, 4, 4, 1), ValueError, ["got 5"]),
+    (torch.randn(2, 8, 4, 4), ValueError, ["expected 16", "got 8"]),
+    (torch.ones(2, 16, 4, 4, dtype=torch.int64), TypeError, ["floating-point", "int64"]),
+    ([[1.0]], TypeError, ["torch.Tensor", "list"]),
+])
+def test_bad_forward_input(x, exc, words):
+    with pytest.raises(exc) as info:
+        sebook.SEBlock(16)(x)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_bad_recalibration_inputs():
+    x = torch.randn(2, 4, 3, 3)
+    with pytest.raises(ValueError, match="do not fit"):
+        recalibrate(x, torch.rand(2, 5))
+    with pytest.raises(TypeError, match="dtype"):
+        recalibrate(x, torch.rand(2, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="shape of x"):
+        recalibrate_add(x, torch.rand(2, 4), torch.randn(2, 4, 2, 2))
+    with pytest.raises(ValueError, match="expected 4"):
+        Excitation(4)(torch.randn(2, 5))
