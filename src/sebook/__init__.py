@@ -4,6 +4,7 @@ Each module holds one idea and says which chapter explains it: :mod:`sebook.sque
 :mod:`sebook.excitation`, :mod:`sebook.recalibration` and :mod:`sebook.se` build the block of
 Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018).
 """
+from .attention import CBAMBlock, ECABlock
 from .excitation import Excitation, make_divisible, squeeze_width
 from .recalibration import recalibrate, recalibrate_add
 from .runtime import setup
@@ -13,6 +14,6 @@ from .squeeze import Squeeze
 __version__ = "0.1.0"
 
 __all__ = [
-    "Excitation", "SEBlock", "Squeeze", "make_divisible", "recalibrate", "recalibrate_add", "setup",
-    "squeeze_width",
+    "CBAMBlock", "ECABlock", "Excitation", "SEBlock", "Squeeze", "make_divisible", "recalibrate", "recalibrate_add",
+    "setup", "squeeze_width",
 ]

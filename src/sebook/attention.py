@@ -1,15 +1,26 @@
-"""SE's successors, assembled from the same parts: ECA (Wang et al., CVPR 2020) and CBAM (Woo et al., ECCV 2018).
+"""SE's successors and ablations, assembled from the same parts as :class:`sebook.SEBlock`.
 
-Both are drop-in replacements for :class:`sebook.SEBlock`: same ``channels`` first argument, same
-``forward(x, residual=None)``, same ``gates(x)``. Explained in the chapter "Successors".
+- :class:`ECABlock`: Efficient Channel Attention (Wang et al., *ECA-Net*, CVPR 2020): SE without the
+  bottleneck; a 1-D convolution across neighbouring channels of the average descriptor, ``k`` weights in all.
+- :class:`CBAMBlock`: the Convolutional Block Attention Module (Woo et al., ECCV 2018): channel attention
+  from the average and the max descriptor through one shared MLP, then a spatial attention map.
+- :class:`NoSqueezeBlock`: the SENet paper's *NoSqueeze* ablation (Hu et al., TPAMI version, Sec. 7.1): the
+  global pooling removed and the two fully connected layers applied at every position (1x1 convolutions), so
+  the gates are (B, C, H, W) instead of (B, C).
+- :class:`NoAttention`: the plain network's stand-in.
+
+Every block takes ``channels`` first and has ``forward(x, residual=None)``, so each is a drop-in replacement for
+:class:`sebook.SEBlock` in :class:`sebook.blocks.ResidualUnit` at every integration position;
+:func:`make_attention` builds one by name from :data:`ATTENTION`. Explained in the chapters "Successors"
+(ECA, CBAM) and "Ablations" (NoSqueeze).
 """
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from . import checks
 from .excitation import Excitation, LayerSpec
@@ -19,25 +30,41 @@ from .squeeze import Squeeze, global_avg_pool, global_max_pool
 
 
 def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
-    """ECA-Net's adaptive kernel size (Eq. 12): ``|log2(C)/gamma + b/gamma|`` rounded to the nearest odd integer above."""
+    """ECA-Net's adaptive kernel size (Eq. 12): ``k = |log2(C)/gamma + b/gamma|_odd``.
+
+    ``t = int(|(log2 C + b) / gamma|)``, then ``k = t`` if ``t`` is odd, else ``t + 1``: the odd integer
+    nearest to ``(log2 C + b) / gamma`` (an even value rounds up). With the paper's ``gamma = 2, b = 1``:
+    C = 64 -> 3, 128 to 1024 -> 5, 2048 -> 7. Explained in "Successors".
+    """
     channels = checks.positive_int("channels", channels)
     gamma = checks.positive_number("gamma", gamma)
-    if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b):
-        raise TypeError(f"b must be a finite number, got {b!r}")
+    if isinstance(b, bool) or not isinstance(b, Real):
+        raise TypeError(f"b must be a real number, got {b!r} ({type(b).__name__})")
+    if not math.isfinite(b):
+        raise ValueError(f"b must be a finite number, got {b!r}")
     t = int(abs((math.log2(channels) + b) / gamma))
-    return max(1, t if t % 2 else t + 1)
+    return t if t % 2 else t + 1
+
+
+def _odd_kernel(name: str, kernel_size: object, why: str) -> int:
+    kernel_size = checks.positive_int(name, kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"{name} must be odd ({why}), got {kernel_size}")
+    return kernel_size
 
 
 class ChannelConv(nn.Module):
-    """ECA's excitation: a 1-D convolution across neighbouring channels of the descriptor, then a sigmoid."""
+    """ECA's excitation: a 1-D convolution (no bias) across neighbouring channels of the descriptor, then a sigmoid.
+
+    Each channel's weight depends on its ``kernel_size`` neighbours only, with one set of ``kernel_size``
+    weights shared by all channels: (B, C) descriptor -> (B, C) gates.
+    """
 
     def __init__(self, channels: int, kernel_size: int) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        kernel_size = checks.positive_int("kernel_size", kernel_size)
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (so the output keeps C channels), got {kernel_size}")
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.kernel_size = _odd_kernel("kernel_size", kernel_size, "so the output keeps C channels")
+        self.conv = nn.Conv1d(1, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False)
         self.gate = nn.Sigmoid()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -46,20 +73,25 @@ class ChannelConv(nn.Module):
 
 
 class ECABlock(ChannelAttention):
-    """Efficient Channel Attention: SE without the bottleneck; ``k`` parameters in all (k = 3 to 9 typically).
+    """Efficient Channel Attention: SE without the bottleneck; ``k`` parameters in all (k = 3 to 7 in ResNets).
+
+    ``gates = sigmoid(conv1d_k(avg_pool(x)))``, then ``x`` scaled by the gates as in SE. As in the authors'
+    code, the convolution has no bias and the gate is a sigmoid.
 
     Args:
         channels: C, the number of channels of the input.
-        gamma, b: ECA's constants for the adaptive kernel size (2 and 1 in the paper).
+        gamma, b: ECA's constants of the adaptive kernel size, :func:`eca_kernel_size` (2 and 1 in the paper).
         kernel_size: give the 1-D kernel size directly (odd) instead of the adaptive rule.
     """
 
     def __init__(self, channels: int, gamma: float = 2, b: float = 1, *, kernel_size: int | None = None) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        k = eca_kernel_size(channels, gamma, b) if kernel_size is None else kernel_size
+        adaptive = eca_kernel_size(channels, gamma, b)  # validates gamma and b in every case
+        self.kernel_size = adaptive if kernel_size is None else _odd_kernel(
+            "kernel_size", kernel_size, "so the output keeps C channels")
         self.squeeze = Squeeze("avg")
-        self.excitation = ChannelConv(channels, k)
+        self.excitation = ChannelConv(channels, self.kernel_size)
 
 
 class AvgMaxDescriptors(nn.Module):
@@ -71,7 +103,10 @@ class AvgMaxDescriptors(nn.Module):
 
 
 class SharedMLPGate(nn.Module):
-    """CBAM's channel excitation: one MLP applied to both descriptors, outputs summed, then a sigmoid."""
+    """CBAM's channel excitation: one MLP applied to both descriptors, outputs summed, then a sigmoid.
+
+    ``sigmoid(MLP(z_avg) + MLP(z_max))`` with ``MLP = fc2(relu(fc1(.)))`` (Woo et al., Eq. 2): (B, 2, C) -> (B, C).
+    """
 
     def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
                  act_layer: LayerSpec = "relu") -> None:
@@ -82,30 +117,40 @@ class SharedMLPGate(nn.Module):
         self.gate = nn.Sigmoid()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if not isinstance(z, torch.Tensor) or z.dim() != 3 or z.shape[1] != 2 or z.shape[2] != self.channels:
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must be (B, 2, {self.channels}) (average and max descriptors), got {shape}")
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"z must be a torch.Tensor of shape (B, 2, {self.channels}), got {type(z).__name__}")
+        if z.dim() != 3 or z.shape[1] != 2 or z.shape[2] != self.channels:
+            raise ValueError(f"z must be (B, 2, {self.channels}) (average and max descriptors), "
+                             f"got shape {tuple(z.shape)}")
         return self.gate(self.mlp(z[:, 0]) + self.mlp(z[:, 1]))
 
 
 class SpatialGate(nn.Module):
-    """CBAM's spatial attention: channel-wise mean and max maps -> k x k conv -> sigmoid -> (B, 1, H, W) weights."""
+    """CBAM's spatial attention: channel-wise mean and max maps -> k x k conv -> BatchNorm -> sigmoid: (B, 1, H, W).
+
+    As in the authors' code (``Jongchan/attention-module``): the convolution has no bias and is followed by a
+    BatchNorm (momentum 0.01) whose scale starts at 0, so that every spatial weight starts at
+    ``sigmoid(0) = 0.5`` and the map is learned from there.
+    """
 
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
-        kernel_size = checks.positive_int("kernel_size", kernel_size)
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (so the map keeps its size), got {kernel_size}")
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
-        self.bn = nn.BatchNorm2d(1)
+        self.kernel_size = _odd_kernel("kernel_size", kernel_size, "so the map keeps its size")
+        self.conv = nn.Conv2d(2, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False)
+        self.bn = nn.BatchNorm2d(1, momentum=0.01)
+        nn.init.zeros_(self.bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = checks.feature_map(x)
         maps = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         return torch.sigmoid(self.bn(self.conv(maps)))
 
 
 class CBAMBlock(ChannelAttention):
     """Convolutional Block Attention Module: channel attention (avg and max through one MLP), then spatial attention.
+
+    ``y = x * Mc(x)`` with the (B, C) channel gates of :class:`SharedMLPGate`, then ``y * Ms(y)`` with the
+    (B, 1, H, W) map of :class:`SpatialGate` (Woo et al., Eq. 1). :meth:`gates` returns the channel gates.
 
     Args:
         channels: C, the number of channels of the input.
@@ -120,12 +165,74 @@ class CBAMBlock(ChannelAttention):
         self.squeeze = AvgMaxDescriptors()
         self.excitation = SharedMLPGate(channels, reduction, rd_channels=rd_channels, divisor=divisor,
                                         act_layer=act_layer)
-        self.spatial = SpatialGate(spatial_kernel)
+        self.spatial = SpatialGate(_odd_kernel("spatial_kernel", spatial_kernel, "so the map keeps its size"))
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         y = recalibrate(x, self.gates(x))
         y = y * self.spatial(y)
-        return y if residual is None else checks.feature_map(residual, self.channels, "residual") + y
+        return y if residual is None else y + _residual_like(residual, x)
+
+
+class PositionwiseExcitation(nn.Module):
+    """An :class:`~sebook.excitation.Excitation` applied at every spatial position: (B, C, H, W) -> (B, C, H, W).
+
+    The same two linear layers, used on each position's C-vector, are exactly two 1x1 convolutions; this is the
+    excitation of the SENet paper's NoSqueeze variant.
+    """
+
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+                 act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
+        super().__init__()
+        self.channels = checks.positive_int("channels", channels)
+        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+                              act_layer=act_layer, gate_layer=gate_layer, bias=bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = checks.feature_map(z, self.channels, name="z")
+        per_position = z.permute(0, 2, 3, 1).reshape(-1, self.channels)  # (B*H*W, C)
+        gates = self.mlp(per_position)
+        return gates.reshape(z.shape[0], z.shape[2], z.shape[3], self.channels).permute(0, 3, 1, 2)
+
+
+class KeepSpatial(nn.Module):
+    """NoSqueeze's "squeeze": none; the (B, C, H, W) map passes through unchanged (after the shape check)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return checks.feature_map(x)
+
+
+class NoSqueezeBlock(ChannelAttention):
+    """The SENet paper's NoSqueeze ablation: SE's excitation at every position, no global descriptor.
+
+    ``block(x) == x * block.excitation(x)``, where the excitation is SE's two-layer bottleneck applied as 1x1
+    convolutions, so each position gets its own C gates from its own C values only; nothing is aggregated over
+    space (Hu et al., TPAMI version, Sec. 7.1, "Effect of Squeeze"). :meth:`gates` returns (B, C, H, W), not
+    (B, C). The cost grows with H x W: this is the variant the paper reports with more FLOPs than SE.
+
+    Args: as for :class:`sebook.SEBlock`, without ``squeeze``.
+    """
+
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+                 act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
+        super().__init__()
+        self.channels = checks.positive_int("channels", channels)
+        self.squeeze = KeepSpatial()
+        self.excitation = PositionwiseExcitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+                                                 act_layer=act_layer, gate_layer=gate_layer, bias=bias)
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        gates = self.gates(x)
+        if residual is None:
+            return x * gates
+        return torch.addcmul(_residual_like(residual, x), x, gates)
+
+
+def _residual_like(residual: object, x: torch.Tensor) -> torch.Tensor:
+    residual = checks.feature_map(residual, x.shape[1], name="residual")
+    if residual.shape != x.shape:
+        raise ValueError(f"residual must have the shape of x: expected {tuple(x.shape)}, got {tuple(residual.shape)}")
+    checks.same_device_and_dtype(x=x, residual=residual)
+    return residual
 
 
 class NoAttention(nn.Module):
@@ -139,10 +246,15 @@ class NoAttention(nn.Module):
         return x if residual is None else residual + x
 
 
-ATTENTION: dict[str, type[nn.Module]] = {"none": NoAttention, "se": SEBlock, "eca": ECABlock, "cbam": CBAMBlock}
-"""The channel-attention blocks by name, as accepted by :func:`make_attention`."""
+ATTENTION: dict[str, type[nn.Module]] = {
+    "none": NoAttention, "se": SEBlock, "eca": ECABlock, "cbam": CBAMBlock, "nosqueeze": NoSqueezeBlock,
+}
+"""The attention blocks by name, as accepted by :func:`make_attention` (and ``attention=`` of the models)."""
 
 
 def make_attention(name: str, channels: int, **kwargs: object) -> nn.Module:
-    """Build ``"se"``, ``"eca"``, ``"cbam"`` or ``"none"`` for ``channels``; ``kwargs`` go to the block's constructor."""
+    """Build ``"se"``, ``"eca"``, ``"cbam"``, ``"nosqueeze"`` or ``"none"`` for ``channels``.
+
+    ``kwargs`` go to the block's constructor (e.g. ``reduction`` for SE, CBAM and NoSqueeze, ``gamma`` for ECA).
+    """
     return ATTENTION[checks.one_of("attention", name, ATTENTION)](channels, **kwargs)

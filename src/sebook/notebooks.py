@@ -103,6 +103,7 @@ def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             nbformat.write(nb, f)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in find_notebooks(args.notebooks):
         seconds, diffs = run(path, check=args.check, timeout=args.timeout)
         print(f"{path}: executed in {seconds:.1f} s" + (f", {len(diffs)} text output(s) differ" if diffs else ""))
-        failures += diffs
+        failures += diffs if args.check else []
     for line in failures:
         print(line, file=sys.stderr)
     return 1 if (args.check and failures) else 0

@@ -13,11 +13,8 @@ BOOK_THREADS = 2
 """Thread count the stored outputs were produced with (the CI machine has 2 cores)."""
 
 
-def setup(seed: int = 0, threads: int = BOOK_THREADS) -> torch.Generator:
-    """Seed Python, NumPy and torch, fix the thread count, turn on deterministic algorithms, set the plot style.
-
-    Returns a ``torch.Generator`` seeded with ``seed`` for code that wants its own stream of random numbers.
-    """
+def setup(seed: int = 0, threads: int = BOOK_THREADS) -> None:
+    """Seed Python, NumPy and torch, fix the thread count, turn on deterministic algorithms, set the plot style."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     threads = checks.positive_int("threads", threads)
@@ -28,4 +25,3 @@ def setup(seed: int = 0, threads: int = BOOK_THREADS) -> torch.Generator:
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     plots.use_book_style()
-    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,34 @@
+# Two commands for a fresh machine (see README.md): `make book` builds the website, `make test` runs every test.
+# Both set up what they need first: a virtual environment in .venv and the site's JavaScript in node_modules.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SANITIZE := --nbval-sanitize-with .nbval-sanitize.cfg
+
+.PHONY: setup book test notebooks check-notebooks clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+book: setup  ## Build the website into _build/html (warnings are errors)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+test: book  ## Library tests, nbval on every chapter (twice), notebook re-execution check, browser tests of the site
+	$(PY) -m pytest tests/ chapters/ --nbval $(SANITIZE)
+	$(PY) -m pytest chapters/ --nbval $(SANITIZE) -q
+	$(PY) -m sebook.notebooks --check
+
+notebooks: setup  ## Re-execute every chapter in place (after changing the library or a chapter)
+	$(PY) -m sebook.notebooks
+
+clean:
+	rm -rf _build _static/vendor

@@ -1,0 +1,137 @@
+"""CPU time of SE, ECA, CBAM and NoSqueeze on ResNet-50's stage shapes: the measurements behind "Successors".
+
+Three levels, each timed in interleaved rounds in one process (:func:`sebook.analysis.interleaved_timings`) and
+reported as the median of the round-by-round time ratios (:func:`sebook.analysis.median_ratios`):
+
+1. ``blocks``: each attention block alone on the output feature map of each stage (ratios to SE);
+2. ``units``: a whole bottleneck unit of each stage (stride 1) with each block, ratios to the plain unit;
+3. ``networks``: ResNet-50 with each block in every unit, ratios to the plain ResNet-50 (``--no-networks`` skips).
+
+Writes the results, with the machine and its load, to a JSON file that the chapter reads:
+
+    python benchmarks/attention_overhead.py --threads 2 --out benchmarks/results/attention_overhead.json
+
+No assertions: timings depend on the machine; the chapter states them as measured, with the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from sebook import analysis, models
+from sebook.attention import make_attention
+from sebook.blocks import bottleneck
+
+BLOCKS = ("se", "eca", "cbam", "nosqueeze")
+"""The attention blocks compared (each with the library's defaults: r = 16 for SE, CBAM and NoSqueeze)."""
+
+STAGES = {"layer1": (64, 56), "layer2": (128, 28), "layer3": (256, 14), "layer4": (512, 7)}
+"""Inner width and spatial side (at 224 x 224 input) of ResNet-50's four stages; a unit's output is 4 x width."""
+
+
+def time_blocks(batch: int, repeats: int, warmup: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Each block alone on each stage's output map (B, 4 * width, side, side); median ratios to SE."""
+    result = {}
+    for stage, (width, side) in STAGES.items():
+        channels = 4 * width
+        torch.manual_seed(0)
+        x = torch.randn(batch, channels, side, side)
+        candidates = {}
+        for name in BLOCKS:
+            torch.manual_seed(0)
+            block = make_attention(name, channels).eval()
+            candidates[name] = lambda block=block: block(x)
+        with torch.inference_mode():
+            timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+        result[stage] = analysis.median_ratios(timings, "se")
+    return result
+
+
+def time_units(batch: int, repeats: int, warmup: int) -> dict[str, dict[str, dict[str, float]]]:
+    """A stride-1 bottleneck unit of each stage with each block; median ratios to the plain unit."""
+    result = {}
+    for stage, (width, side) in STAGES.items():
+        torch.manual_seed(0)
+        x = torch.randn(batch, 4 * width, side, side)
+        candidates = {}
+        for name in ("none", *BLOCKS):
+            torch.manual_seed(0)
+            unit = bottleneck(4 * width, width, attention=name).eval()
+            candidates[name] = lambda unit=unit: unit(x)
+        with torch.inference_mode():
+            timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+        result[stage] = analysis.median_ratios(timings, "none")
+    return result
+
+
+def time_networks(batch: int, size: int, repeats: int, warmup: int) -> dict[str, dict[str, float]]:
+    """ResNet-50 with each block in every unit; median ratios to the plain ResNet-50."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, size, size)
+    candidates = {}
+    for name in ("none", *BLOCKS):
+        torch.manual_seed(0)
+        model = models.ResNet(models.RESNET_LAYERS[50], attention=name).eval()
+        candidates[name] = lambda model=model: model(x)
+    with torch.inference_mode():
+        timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+    return analysis.median_ratios(timings, "none")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--batch", type=int, default=8, help="images (feature maps) per forward pass (default 8)")
+    parser.add_argument("--size", type=int, default=224, help="image side of the network runs (default 224)")
+    parser.add_argument("--repeats", type=int, default=40, help="interleaved rounds for blocks and units (default 40)")
+    parser.add_argument("--net-repeats", type=int, default=12, help="interleaved rounds for networks (default 12)")
+    parser.add_argument("--warmup", type=int, default=2, help="discarded rounds first (default 2)")
+    parser.add_argument("--no-networks", action="store_true", help="skip the whole-network timings")
+    parser.add_argument("--out", type=Path, default=None, help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    for name in ("threads", "batch", "size", "repeats", "net_repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be >= 0, got {args.warmup}")
+
+    torch.set_num_threads(args.threads)
+    before = analysis.machine_info()
+    blocks = time_blocks(args.batch, args.repeats, args.warmup)
+    units = time_units(args.batch, args.repeats, args.warmup)
+    networks = None if args.no_networks else time_networks(args.batch, args.size, args.net_repeats, args.warmup)
+    after = analysis.machine_info()
+    results = {
+        "settings": {"threads": args.threads, "batch": args.batch, "size": args.size, "repeats": args.repeats,
+                     "net_repeats": args.net_repeats, "warmup": args.warmup,
+                     "mode": "torch.inference_mode, eval()", "blocks": list(BLOCKS)},
+        "machine": {k: v for k, v in before.items() if k != "load_average_1_5_15_min"},
+        "load_average_1_5_15_min": {"before": before["load_average_1_5_15_min"],
+                                    "after": after["load_average_1_5_15_min"]},
+        "date": datetime.date.today().isoformat(),
+        "stages": {k: {"width": w, "channels": 4 * w, "side": s} for k, (w, s) in STAGES.items()},
+        "blocks": blocks,
+        "units": units,
+        "networks": networks,
+    }
+    for stage in STAGES:
+        print(stage, "block / SE:", {n: round(blocks[stage][n]["median"], 2) for n in BLOCKS},
+              "| unit / plain:", {n: round(units[stage][n]["median"], 3) for n in BLOCKS})
+    if networks is not None:
+        print("ResNet-50 / plain:", {n: round(networks[n]["median"], 3) for n in BLOCKS},
+              f"(plain: {networks['none']['median_seconds'] * 1e3:.0f} ms per batch of {args.batch})")
+    print(f"load average before {before['load_average_1_5_15_min']}, after {after['load_average_1_5_15_min']}")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

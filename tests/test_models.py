@@ -1,0 +1,241 @@
+"""ImageNet-scale networks (sebook.models), the cost measurements of sebook.analysis, and the benchmark script."""
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import sebook
+from sebook import analysis, models
+from sebook.analysis import count_flops, count_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def on_meta(build, *args, **kwargs):
+    """Build a network on the meta device: shapes and parameter counts without memory or initialisation time."""
+    with torch.device("meta"):
+        return build(*args, **kwargs)
+
+
+@pytest.mark.parametrize("build, expected", [
+    (models.resnet50, 25_557_032),        # torchvision resnet50
+    (models.resnet101, 44_549_160),       # torchvision resnet101
+    (models.se_resnet50, 28_088_024),     # timm seresnet50
+    (models.se_resnet101, 49_326_872),    # timm seresnet101
+    (models.efficientnet_b0, 5_288_548),  # torchvision efficientnet_b0
+])
+def test_parameter_counts_match_published(build, expected):
+    assert count_parameters(on_meta(build)) == expected
+
+
+# Hu et al., TPAMI version, Table 10: SE-ResNet-50 parameters at reduction ratio r (ResNet-50: 25.6M)
+PAPER_REDUCTION_TABLE = {2: 45.7, 4: 35.7, 8: 30.7, 16: 28.1, 32: 26.9}
+
+
+@pytest.mark.parametrize("r, exact", [(2, 45_699_240), (4, 35_635_688), (8, 30_603_912), (16, 28_088_024),
+                                      (32, 26_830_080)])
+def test_reduction_ratio_parameter_column(r, exact):
+    params = count_parameters(on_meta(models.se_resnet50, r))
+    assert params == exact
+    # the SENet formula (Eq. 5) for the weights, plus the FC biases
+    stages = [(3, 256), (4, 512), (6, 1024), (3, 2048)]
+    weights = sum(2 * n * c * c // r for n, c in stages)
+    biases = sum(n * (c + c // r) for n, c in stages)
+    assert params == 25_557_032 + weights + biases
+    # within one unit of the paper's last digit; rounding up to 0.1M gives the paper's column exactly
+    assert abs(params / 1e6 - PAPER_REDUCTION_TABLE[r]) < 0.1
+    assert math.ceil(params / 1e5) / 10 == PAPER_REDUCTION_TABLE[r]
+
+
+def test_integration_variants_parameter_counts():
+    counts = {i: count_parameters(on_meta(models.se_resnet50, 16, i)) for i in sebook.blocks.INTEGRATIONS}
+    assert counts["standard"] == counts["post"] == counts["identity"] == 28_088_024
+    # SE-PRE sits on each unit's input: 64 channels in the first unit, 256/512/1024 at the other stage starts
+    assert counts["pre"] < counts["standard"]
+
+
+def test_flops_at_224():
+    shape = (1, 3, 224, 224)
+    assert count_flops(on_meta(models.resnet50), shape) == 2 * 4_089_184_256
+    caffe = count_flops(on_meta(models.resnet50, stride_in_1x1=True), shape) / 2e9
+    assert round(caffe, 2) == 3.86  # the SENet paper's 3.86 GFLOPs (multiply-adds), Table 2
+    assert round(count_flops(on_meta(models.resnet101, stride_in_1x1=True), shape) / 2e9, 2) == 7.57
+    assert round(count_flops(on_meta(models.efficientnet_b0), shape) / 2e9, 2) == 0.39  # Tan & Le, Table 2
+    se = count_flops(on_meta(models.se_resnet50), shape) - count_flops(on_meta(models.resnet50), shape)
+    assert se == 2 * 2_514_944  # only the FC weights are multiply-adds (biases are counted as free)
+
+
+def test_meta_and_real_models_count_the_same():
+    real = models.efficientnet_b0()
+    assert count_parameters(real) == count_parameters(on_meta(models.efficientnet_b0))
+    assert count_flops(real, (1, 3, 64, 64)) == count_flops(on_meta(models.efficientnet_b0), (1, 3, 64, 64))
+
+
+@pytest.mark.parametrize("build", [models.resnet50, models.se_resnet50, models.efficientnet_b0])
+def test_forward_shapes(build):
+    torch.manual_seed(0)
+    model = build(num_classes=7).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 7) and torch.isfinite(out).all()
+
+
+def test_resnet_module_names_follow_torchvision():
+    names = [n for n, _ in on_meta(models.resnet50).named_children()]
+    assert names == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    model = on_meta(models.se_resnet50)
+    assert [len(getattr(model, f"layer{i}")) for i in range(1, 5)] == [3, 4, 6, 3]
+    assert all(isinstance(u, sebook.blocks.ResidualUnit) for u in model.layer3)
+
+
+def test_fused_and_naive_se_resnet50_agree():
+    torch.manual_seed(0)
+    fused = models.se_resnet50(num_classes=10).eval()
+    naive = models.se_resnet50(num_classes=10, fused=False).eval()
+    naive.load_state_dict(fused.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(naive(x), fused(x))
+
+
+def test_efficientnet_b0_layout():
+    model = on_meta(models.efficientnet_b0)
+    blocks = [b for stage in list(model.features)[1:-1] for b in stage]
+    assert len(blocks) == 16
+    assert [b.block.depthwise.conv.kernel_size[0] for b in blocks] == [3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3]
+    assert [b.stride for b in blocks] == [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1]
+    assert blocks[0].block.se.excitation.rd_channels == 8 and blocks[-1].block.se.excitation.rd_channels == 48
+    probs = [b.stochastic_depth.p for b in blocks]
+    assert probs[0] == 0 and math.isclose(probs[-1], 0.2 * 15 / 16) and probs == sorted(probs)
+    assert model.classifier[0].p == 0.2 and model.classifier[1].in_features == 1280
+
+
+def test_efficientnet_variants():
+    hard = on_meta(models.efficientnet_b0, gate_layer="hard_sigmoid")
+    assert count_parameters(hard) == 5_288_548
+    assert any(isinstance(m, nn.Hardsigmoid) for m in hard.modules())
+    seed = on_meta(models.efficientnet_b0, se_placement="seed")
+    plain = on_meta(models.efficientnet_b0, se_placement="none")
+    assert count_parameters(plain) < count_parameters(seed) < 5_288_548
+
+
+@pytest.mark.parametrize("build, kwargs, exc, words", [
+    (models.se_resnet50, {"integration": "middle"}, ValueError, ["integration", "'middle'", "'pre'"]),
+    (models.se_resnet50, {"reduction": 0}, ValueError, ["reduction", "0"]),
+    (models.resnet50, {"num_classes": 0}, ValueError, ["num_classes", "0"]),
+    (models.efficientnet_b0, {"se_placement": "late"}, ValueError, ["se_placement", "'late'", "'seed'"]),
+    (models.efficientnet_b0, {"dropout": 1.5}, ValueError, ["dropout", "1.5"]),
+    (models.efficientnet_b0, {"stochastic_depth_prob": -0.1}, ValueError, ["stochastic_depth_prob"]),
+])
+def test_bad_arguments(build, kwargs, exc, words):
+    with pytest.raises(exc) as info:
+        build(**kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_bad_layouts():
+    with pytest.raises(ValueError, match="layers must be a sequence of 4"):
+        models.ResNet((3, 4, 6))
+    with pytest.raises(ValueError, match=r"layers\[1\]"):
+        models.ResNet((3, 0, 6, 3))
+    with pytest.raises(ValueError, match="stages"):
+        models.EfficientNet([])
+    with pytest.raises(ValueError, match="in_channels=24"):
+        models.EfficientNet([(1, 3, 1, 24, 16, 1)])
+
+
+# --- analysis helpers used by the cost chapters ---------------------------------------------------------------
+
+def test_parameters_by_child_and_attention_parameters():
+    se, plain = on_meta(models.se_resnet50), on_meta(models.resnet50)
+    by_se, by_plain = analysis.parameters_by_child(se), analysis.parameters_by_child(plain)
+    added = {k: by_se[k] - by_plain[k] for k in by_plain}
+    assert added == {"conv1": 0, "bn1": 0, "relu": 0, "maxpool": 0, "layer1": 25_392, "layer2": 133_248,
+                     "layer3": 792_960, "layer4": 1_579_392, "avgpool": 0, "fc": 0}
+    assert analysis.attention_parameters(se) == sum(added.values()) == 2_530_992
+    assert analysis.attention_parameters(plain) == 0
+    with pytest.raises(TypeError, match="nn.Module"):
+        analysis.parameters_by_child("resnet")
+
+
+def test_flops_and_shapes_by_child():
+    block = sebook.blocks.MBConv(16, 24, 6, 3, 2)
+    shapes = analysis.output_shapes(block.block, (1, 16, 32, 32))
+    assert shapes == {"expand": (1, 96, 32, 32), "depthwise": (1, 96, 16, 16), "se": (1, 96, 16, 16),
+                      "project": (1, 24, 16, 16)}
+    flops = analysis.count_flops_by_child(block.block, (1, 16, 32, 32))
+    assert flops == {"expand": 2 * 16 * 96 * 32 * 32, "depthwise": 2 * 9 * 96 * 16 * 16, "se": 2 * 2 * 96 * 4,
+                     "project": 2 * 96 * 24 * 16 * 16}
+    assert sum(flops.values()) == count_flops(block, (1, 16, 32, 32))
+    with pytest.raises(ValueError, match="input_shape"):
+        analysis.output_shapes(block, (1, 0, 4, 4))
+
+
+def test_attention_elementwise_ops():
+    model = on_meta(models.se_resnet50)
+    ops = analysis.attention_elementwise_ops(model, (1, 3, 224, 224))
+    assert ops == 2 * (3 * 256 * 56 * 56 + 4 * 512 * 28 * 28 + 6 * 1024 * 14 * 14 + 3 * 2048 * 7 * 7)
+    with pytest.raises(ValueError, match="no SE"):
+        analysis.attention_elementwise_ops(on_meta(models.resnet50), (1, 3, 224, 224))
+
+
+def test_interleaved_timings_and_median_ratios():
+    order = []
+    timings = analysis.interleaved_timings({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                                           repeats=3, warmup=1)
+    assert order == ["a", "b", "b", "a", "a", "b", "b", "a"]  # rotating start
+    assert all(len(v) == 3 and min(v) >= 0 for v in timings.values())
+    ratios = analysis.median_ratios({"base": [1.0, 2.0, 4.0], "x": [1.1, 2.2, 4.0]}, "base")
+    assert ratios["base"]["median"] == 1.0
+    assert math.isclose(ratios["x"]["median"], 1.1) and ratios["x"]["median_seconds"] == 2.2
+    with pytest.raises(ValueError, match="baseline"):
+        analysis.median_ratios({"a": [1.0]}, "b")
+    with pytest.raises(ValueError, match="repeats"):
+        analysis.interleaved_timings({"a": lambda: None}, repeats=0)
+    with pytest.raises(TypeError, match="callable"):
+        analysis.interleaved_timings({"a": 3})
+    with pytest.raises(ValueError, match="non-empty"):
+        analysis.interleaved_timings({})
+
+
+def test_machine_info():
+    info = analysis.machine_info()
+    assert info["torch"] == torch.__version__ and info["torch_threads"] == torch.get_num_threads()
+    assert len(info["load_average_1_5_15_min"]) == 3
+
+
+def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("se_overhead", ROOT / "benchmarks" / "se_overhead.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "STAGES", {"layer4": (64, 7, 3)})  # keep the smoke test small
+    threads = torch.get_num_threads()
+    out = tmp_path / "r.json"
+    try:
+        assert bench.main(["--threads", "1", "--batch", "1", "--size", "32", "--repeats", "1", "--warmup", "0",
+                           "--op-repeats", "1", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    results = json.loads(out.read_text())
+    assert set(results["networks"]) == {"contiguous", "channels_last", "resnet50_channels_last_vs_contiguous",
+                                      "se_resnet50_fused_vs_resnet101"}
+    assert set(results["ops"]["contiguous"]["layer4"]) == {"add", "squeeze", "scale", "scale_then_add", "fused_scale_add"}
+    ratio = results["networks"]["contiguous"]["se_resnet50_fused"]["median"]
+    assert math.isfinite(ratio) and ratio > 0
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])
+
+
+def test_committed_benchmark_results_are_complete():
+    path = ROOT / "benchmarks" / "results" / "se_overhead.json"
+    results = json.loads(path.read_text())
+    for fmt in ("contiguous", "channels_last"):
+        for name in ("resnet50", "se_resnet50_fused", "se_resnet50_naive"):
+            r = results["networks"][fmt][name]
+            assert 0 < r["q25"] <= r["median"] <= r["q75"]
+    assert results["settings"]["threads"] == 2 and results["settings"]["batch"] == 8

@@ -1,0 +1,145 @@
+"""Browser tests of the built website (Playwright driving Debian's Chromium, no network, no kernel).
+
+Run after `jupyter-book build .` (``make test`` builds first). Every page must load with no page errors and no
+request leaving the site, every image must load, and every kernel-free slider must change what is shown.
+Screenshots of each page at desktop and phone width go to ``test-artifacts/screenshots/``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+CHROMIUM = os.environ.get("SEBOOK_CHROMIUM", "/usr/bin/chromium")
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SKIP_DIRS = {"_static", "_sources", "_images", "_modules"}
+
+
+def site_pages() -> list[str]:
+    if not (SITE / "index.html").is_file():
+        return []
+    return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if not SKIP_DIRS & set(p.relative_to(SITE).parts))
+
+
+PAGES = site_pages()
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not PAGES:
+        pytest.fail(f"no built site in {SITE}: run `make book` (or `jupyter-book build .`) first")
+    handler = functools.partial(QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package or set SEBOOK_CHROMIUM")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+def open_page(browser, server: str, page_path: str, viewport: dict):
+    """Open a page; return (page, page errors, console errors, requests that tried to leave the site)."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    errors, console, offsite = [], [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: console.append(msg.text) if msg.type == "error" else None)
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(server) or url.startswith(("data:", "blob:", "about:")):
+            request_route.continue_()
+        else:
+            offsite.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.goto(f"{server}/{page_path}", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, errors, console, offsite
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_loads_cleanly(browser, server, page_path):
+    for name, viewport in VIEWPORTS.items():
+        page, errors, console, offsite = open_page(browser, server, page_path, viewport)
+        page.wait_for_timeout(300)
+        broken = page.evaluate("""() => Array.from(document.images)
+            .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src.slice(0, 80))""")
+        shot = SHOTS / name / (page_path.replace("/", "__").removesuffix(".html") + ".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=False)
+        if name == "phone":
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 2, f"{page_path} is {overflow}px wider than a phone screen"
+        page.context.close()
+        assert errors == [], f"{page_path} ({name}): page errors {errors}"
+        assert console == [], f"{page_path} ({name}): console errors {console}"
+        assert offsite == [], f"{page_path} ({name}): requests leaving the site {offsite}"
+        assert broken == [], f"{page_path} ({name}): images that did not load {broken}"
+
+
+def visible_panel(page, slider_box) -> str:
+    """The HTML of the child the Stack next to this slider shows now."""
+    return slider_box.evaluate("""box => {
+        const kids = Array.from(box.querySelectorAll('.widget-stack > *, .jupyter-widget-Stack > *, .widget-container > .widget-box > *'));
+        const shown = kids.filter(el => el.offsetParent !== null && !el.classList.contains('widget-slider'));
+        return shown.map(el => el.innerHTML.length + ':' + el.innerHTML.slice(0, 300) + el.innerHTML.slice(-300)).join('|');
+    }""")
+
+
+SLIDER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+
+
+@pytest.mark.parametrize("page_path", SLIDER_PAGES)
+def test_kernel_free_sliders_change_the_display(browser, server, page_path):
+    page, errors, _console, _offsite = open_page(browser, server, page_path, VIEWPORTS["desktop"])
+    sliders = page.locator(".widget-slider .noUi-handle, .widget-slider .slider-handle, .widget-slider [role=slider]")
+    count = sliders.count()
+    if "02_squeeze" in page_path:
+        assert count >= 1, "the squeeze chapter must show a kernel-free slider"
+    moved = 0
+    for i in range(count):
+        handle = sliders.nth(i)
+        box = handle.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
+        if box.count() == 0 or box.locator(".widget-stack, .jupyter-widget-Stack").count() == 0:
+            continue  # a live slider (needs a kernel); only kernel-free ones are checked
+        handle.scroll_into_view_if_needed()
+        before = visible_panel(page, box.first)
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("End")
+        page.wait_for_timeout(200)
+        after = visible_panel(page, box.first)
+        assert before != after, f"{page_path}: slider {i} did not change the display"
+        moved += 1
+        shot = SHOTS / "sliders" / f"{Path(page_path).stem}-{i}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        box.first.screenshot(path=str(shot))
+    if "02_squeeze" in page_path:
+        assert moved >= 1
+    assert errors == []
+    page.context.close()
