@@ -188,7 +188,8 @@ class MBConv(nn.Module):
     MBConv: SE sits after the depthwise convolution, on the expanded width, with a squeeze width of
     ``max(1, int(in_channels * se_ratio))`` (a quarter of the block's *input* channels) and SiLU everywhere.
     ``"seed"`` rebuilds the seed notebook's block for comparison: SE after the projection, on the output width,
-    ``reduction`` 16, ReLU6 in the convolutions (MobileNetV2's choice) and ReLU inside SE. ``"none"`` omits SE.
+    squeeze width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6 in the convolutions (MobileNetV2's
+    choice) and ReLU inside SE. ``"none"`` omits SE.
     The residual (when ``stride == 1`` and ``in_channels == out_channels``) passes through
     :class:`StochasticDepth` in training. Explained in "MBConv".
 
@@ -240,7 +241,9 @@ class MBConv(nn.Module):
                                    gate_layer=gate_layer)
         layers["project"] = conv_bn(self.expanded, out_channels, 1)
         if se_placement == "seed":
-            layers["se"] = SEBlock(out_channels, reduction, act_layer="relu", gate_layer=gate_layer)
+            # the seed's width, out_channels // r, but never 0 (the seed's mistake #1)
+            layers["se"] = SEBlock(out_channels, rd_channels=max(1, int(out_channels / reduction)), act_layer="relu",
+                                   gate_layer=gate_layer)
         self.block = nn.Sequential(layers)
         self.stochastic_depth = StochasticDepth(_probability("stochastic_depth_prob", stochastic_depth_prob))
 
