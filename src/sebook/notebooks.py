@@ -24,6 +24,21 @@ from nbclient import NotebookClient
 CHAPTERS = Path("chapters")
 KERNEL = "python3"
 TEXT_MIMES = ("text/plain", "text/html", "text/latex", "text/markdown")
+REPOSITORY = "https://github.com/se-book/squeeze-excitation-book"
+INSTALL_TAG = "install-if-missing"
+INSTALL_CELL = f"""\
+# On Colab, or wherever the book's library is missing, this cell fetches the book, installs its pinned
+# requirements and restarts the Python process so they load: then run the notebook again.
+# Where the library is installed (locally, on Binder) it does nothing. The website hides this cell.
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("sebook") is None:
+    if not os.path.isdir("se-book"):
+        subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY}", "se-book"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"], check=True, cwd="se-book")
+    print("Installed the book's library. Restarting Python: run the notebook again.")
+    os.kill(os.getpid(), 9)
+if os.path.isdir("se-book/chapters"):
+    os.chdir("se-book/chapters")  # chapters read checkpoints relative to their own folder"""
 PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "jupyter-book", "myst-nb", "nbval", "sebook")
 
 
@@ -60,6 +75,16 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 900) -> flo
     start = time.perf_counter()
     client.execute(env=env)
     return time.perf_counter() - start
+
+
+def ensure_install_cell(nb: nbformat.NotebookNode) -> None:
+    """Make the first cell the (hidden) cell that installs the library on Colab; refresh it if present."""
+    first = nb.cells[0] if nb.cells else None
+    if first is None or INSTALL_TAG not in first.metadata.get("tags", []):
+        first = nbformat.v4.new_code_cell()
+        nb.cells.insert(0, first)
+    first.source = INSTALL_CELL
+    first.metadata["tags"] = [INSTALL_TAG, "remove-cell"]
 
 
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
@@ -114,6 +139,7 @@ def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, lis
     """Execute one notebook; write it back unless ``check``. Returns (seconds, differences in text output)."""
     original = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
+    ensure_install_cell(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -1,0 +1,86 @@
+"""The book's conventions, checked on every chapter notebook (see README, "Writing a chapter")."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from sebook.notebooks import INSTALL_TAG
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+def test_toc_lists_every_chapter_and_nothing_missing():
+    listed = {f for f in toc_files() if f.startswith("chapters/")}
+    present = {f"chapters/{p.stem}" for p in CHAPTERS}
+    assert listed == present
+    for f in toc_files():
+        assert (ROOT / f"{f}.md").exists() or (ROOT / f"{f}.ipynb").exists(), f
+
+
+@pytest.fixture(params=CHAPTERS, ids=lambda p: p.stem)
+def nb(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_opens_with_install_cell_title_and_setup(nb):
+    assert INSTALL_TAG in nb.cells[0].metadata.get("tags", []) and "remove-cell" in nb.cells[0].metadata["tags"]
+    first_md = next(c for c in nb.cells if c.cell_type == "markdown")
+    assert first_md.source.startswith("# "), "the first markdown cell must start with the page title"
+    setup = code_cells(nb)[1].source
+    assert "import sebook" in setup and "sebook.setup(" in setup
+
+
+def test_executed_in_order_without_errors(nb):
+    counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
+    assert None not in counts, "every code cell must be executed (run python -m sebook.notebooks)"
+    assert counts == sorted(counts)
+    errors = [o for c in code_cells(nb) for o in c.outputs if o.output_type == "error"]
+    assert not errors
+
+
+def test_no_sys_path_and_no_placeholders(nb):
+    for cell in nb.cells:
+        assert "sys.path" not in cell.source
+        if cell.cell_type == "markdown":
+            assert not re.search(r"\b(TODO|TBD|FIXME|XXX)\b|placeholder|lorem ipsum", cell.source, re.I), cell.source[:80]
+
+
+def test_every_figure_has_alt_text_or_caption(nb):
+    for cell in code_cells(nb):
+        if any("image/png" in o.get("data", {}) for o in cell.outputs):
+            meta = cell.metadata.get("mystnb", {})
+            assert meta.get("image", {}).get("alt") or meta.get("figure", {}).get("caption"), cell.source[:120]
+
+
+def test_widgets_have_stored_state(nb):
+    shown = [o["data"][WIDGET_VIEW]["model_id"] for c in code_cells(nb) for o in c.outputs
+             if WIDGET_VIEW in o.get("data", {})]
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for model_id in shown:
+        assert model_id in state, "a widget is shown but its state was not stored"
+
+
+def test_ends_with_exercises_with_hidden_solutions(nb):
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Exercises" in text
+    assert text.count("{exercise}") >= 2
+    assert text.count("{solution}") == text.count("{exercise}")
+    assert text.count(":class: dropdown") >= text.count("{solution}")
+
+
+def test_cites_its_sources(nb):
+    assert "{cite}" in "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")

@@ -1,0 +1,71 @@
+"""`python -m sebook.notebooks`: deterministic re-execution, stable ids, stored widget state, the --check mode."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sebook import notebooks
+
+SOURCE = [
+    "import sebook\nfrom sebook import widgets\nimport matplotlib.pyplot as plt\nsebook.setup()",
+    "print(sum(range(10)))",
+    "figs = []\nfor k in range(2):\n    fig, ax = plt.subplots(); ax.plot([0, k]); figs.append(fig)\n"
+    "w = widgets.figure_slider(figs, ['a', 'b'], 'k', ['flat line', 'rising line'])\nwidgets.show(w, 'slider')",
+]
+
+
+@pytest.fixture()
+def tiny(tmp_path: Path) -> Path:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Tiny")]
+                                  + [nbformat.v4.new_code_cell(s) for s in SOURCE])
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def without_timing(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    data["metadata"]["sebook"].pop("execution_seconds")
+    return data
+
+
+def test_execution_is_deterministic_and_complete(tiny: Path):
+    notebooks.run(tiny)
+    first = without_timing(tiny)
+    notebooks.run(tiny)
+    assert without_timing(tiny) == first, "two executions must write identical notebooks"
+    nb = nbformat.read(tiny, as_version=4)
+    assert nb.cells[0].metadata["tags"] == [notebooks.INSTALL_TAG, "remove-cell"]
+    assert nb.cells[0].outputs == []  # a no-op where the library is installed
+    assert [c.id for c in nb.cells] == [f"tiny-{i}" for i in range(len(nb.cells))]
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    shown = nb.cells[-1].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert shown in state
+    assert nb.cells[3].outputs[0]["text"] == "45\n"  # cells: install, title, setup, print, widget
+    assert nb.metadata["sebook"]["versions"]["torch"].startswith("2.")
+
+
+def test_check_mode_reports_changed_output_without_writing(tiny: Path):
+    notebooks.run(tiny)
+    nb = nbformat.read(tiny, as_version=4)
+    nb.cells[3].outputs[0]["text"] = "44\n"
+    nbformat.write(nb, tiny)
+    before = tiny.read_text()
+    _seconds, diffs = notebooks.run(tiny, check=True)
+    assert diffs and "code cell" in diffs[0]
+    assert tiny.read_text() == before
+
+
+def test_install_cell_is_inserted_once(tiny: Path):
+    nb = nbformat.read(tiny, as_version=4)
+    notebooks.ensure_install_cell(nb)
+    notebooks.ensure_install_cell(nb)
+    assert sum(notebooks.INSTALL_TAG in c.metadata.get("tags", []) for c in nb.cells) == 1
+
+
+def test_bad_paths_are_refused(tmp_path: Path):
+    with pytest.raises(SystemExit, match="neither a notebook"):
+        notebooks.find_notebooks([str(tmp_path / "missing.ipynb")])
+    with pytest.raises(SystemExit):
+        notebooks.main(["--timeout", "0", str(tmp_path)])
