@@ -59,8 +59,23 @@ def show(widget: widgets.Widget, summary: str) -> None:
 
 
 def live(function: Callable[..., None], summary: str, **controls: widgets.Widget) -> widgets.VBox:
-    """A live widget: ``function(**values)`` re-runs in the kernel whenever a control moves (Jupyter only)."""
-    out = widgets.interactive_output(function, controls)
-    box = widgets.VBox([*controls.values(), out])
+    """A live widget: ``function(**values)`` re-runs in the kernel whenever a control moves (Jupyter only).
+
+    Nothing runs until a control moves, so executing the cell has no output of its own (nbval compares it).
+    """
+    if not controls:
+        raise ValueError("live needs at least one control, e.g. r=ipywidgets.IntSlider(...)")
+    out = widgets.Output()
+
+    def update(_change: object = None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            function(**{name: control.value for name, control in controls.items()})
+            plt.show()
+
+    for control in controls.values():
+        control.observe(update, names="value")
+    hint = widgets.HTML("<em>Move a control to recompute (needs a running Python kernel).</em>")
+    box = widgets.VBox([*controls.values(), hint, out])
     show(box, summary)
     return box
