@@ -72,11 +72,9 @@ def fill_status_page(app: Sphinx, docname: str, source: list[str]) -> None:
         source[0] = source[0].replace("<!-- status-table -->", status_table(Path(app.srcdir)))
 
 
-def report_page_weights(app: Sphinx, exception: Exception | None) -> None:
-    """Print the five heaviest pages; warn (an error under -W) about any page over the 2 MB budget."""
-    if exception is not None or app.builder.format != "html":
-        return
-    out = Path(app.outdir)
+def page_weights(out: Path) -> list[tuple[int, Path]]:
+    """(bytes, page) for every HTML page of the built site, heaviest first: the HTML with its embedded widget
+    state plus the local images it loads."""
     weights = []
     for page in out.rglob("*.html"):
         if "_static" in page.parts:
@@ -88,7 +86,14 @@ def report_page_weights(app: Sphinx, exception: Exception | None) -> None:
             if not src.startswith("data:") and target.is_file():
                 size += target.stat().st_size
         weights.append((size, page.relative_to(out)))
-    weights.sort(reverse=True)
+    return sorted(weights, reverse=True)
+
+
+def report_page_weights(app: Sphinx, exception: Exception | None) -> None:
+    """Print the five heaviest pages; warn (an error under -W) about any page over the 2 MB budget."""
+    if exception is not None or app.builder.format != "html":
+        return
+    weights = page_weights(Path(app.outdir))
     logger.info("Heaviest pages (HTML with embedded widget state + images):")
     for size, name in weights[:5]:
         logger.info(f"  {size / 1024:8.0f} KiB  {name}")

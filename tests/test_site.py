@@ -140,3 +140,40 @@ def test_kernel_free_sliders_change_the_display(browser, server, page_path):
         assert moved >= 1, "the squeeze chapter must have a kernel-free slider that works"
     assert errors == []
     page.context.close()
+
+
+@pytest.mark.parametrize("page_path", SLIDER_PAGES)
+def test_launch_and_download_buttons(browser, server, page_path):
+    """Binder and Colab open this chapter's notebook in the repository; the download links resolve on the site."""
+    page, _errors, _console, _offsite = open_page(browser, server, page_path, VIEWPORTS["desktop"])
+    links = page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))")
+    stem = Path(page_path).stem
+    repo_path = f"chapters/{stem}.ipynb"
+    assert (SITE.parents[1] / repo_path).is_file()
+    binder = [h for h in links if h.startswith("https://mybinder.org/v2/gh/")]
+    colab = [h for h in links if h.startswith("https://colab.research.google.com/github/")]
+    assert binder and binder[0].endswith(f"urlpath=lab/tree/{repo_path}"), binder
+    assert colab and colab[0].endswith(f"/blob/main/{repo_path}"), colab
+    downloads = [h for h in links if h.endswith(f"_sources/{repo_path}")]
+    assert downloads, "no download link for the .ipynb"
+    response = page.request.get(f"{server}/{Path(page_path).parent.as_posix()}/{downloads[0]}")
+    assert response.ok and b'"nbformat"' in response.body()
+    page.context.close()
+
+
+def test_search_finds_a_chapter(browser, server):
+    page, errors, _console, offsite = open_page(browser, server, "search.html?q=excitation", VIEWPORTS["desktop"])
+    page.wait_for_selector("#search-results li", timeout=15000)
+    assert page.locator("#search-results li").count() >= 1
+    assert errors == [] and offsite == []
+    page.context.close()
+
+
+def test_no_page_is_over_the_weight_budget():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_site", SITE.parents[1] / "_ext" / "book_site.py")
+    book_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book_site)
+    heavy = [(size, str(name)) for size, name in book_site.page_weights(SITE) if size > book_site.PAGE_BUDGET_BYTES]
+    assert heavy == [], f"pages over 2 MiB: {heavy}"
