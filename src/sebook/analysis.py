@@ -235,3 +235,403 @@ def median_ratios(timings: dict[str, list[float]], baseline: str) -> dict[str, d
         result[name] = {"median": statistics.median(ratios), "q25": q[0], "q75": q[2],
                         "median_seconds": statistics.median(values)}
     return result
+
+
+# Results over seeds and per-class gates ("Ablations", "Successors").
+from collections.abc import Sequence  # noqa: E402
+
+
+def seed_statistics(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (divisor n - 1), min, max and count of one variant's results over seeds.
+
+    Used in "Ablations" and "Successors" to report ``mean ± std`` over the seeds of each trained variant.
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) < 1:
+        raise ValueError(f"values must be a non-empty sequence of numbers, got {values!r}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise TypeError(f"values[{i}] must be a number, got {v!r}")
+    n = len(values)
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if n > 1 else 0.0,
+            "min": float(min(values)), "max": float(max(values)), "n": n}
+
+
+def compare_with_baseline(values: Sequence[float], baseline: Sequence[float]) -> dict[str, float | bool]:
+    """How a variant's results over seeds differ from the baseline's, and whether that exceeds the seed spread.
+
+    Returns the difference of the means, its standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)`` (Welch's), their
+    ratio, ``exceeds_spread`` (the difference is more than two standard errors) and ``ranges_overlap`` (some seed
+    of one lies within the other's range). With three seeds per variant these are rough guides, not tests;
+    "Ablations" explains how to read them.
+    """
+    v, b = seed_statistics(values), seed_statistics(baseline)
+    if v["n"] < 2 or b["n"] < 2:
+        raise ValueError(f"values and baseline need at least 2 seeds each to estimate a spread; got {v['n']} and "
+                         f"{b['n']}")
+    diff = v["mean"] - b["mean"]
+    se = (v["std"] ** 2 / v["n"] + b["std"] ** 2 / b["n"]) ** 0.5
+    ratio = abs(diff) / se if se > 0 else (0.0 if diff == 0 else float("inf"))
+    return {"difference": diff, "standard_error": se, "ratio": ratio, "exceeds_spread": ratio > 2.0,
+            "ranges_overlap": v["min"] <= b["max"] and b["min"] <= v["max"]}
+
+
+def class_mean_gates(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                     batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """The mean gate of every channel for every class, for each attention block: ``{block: (num_classes, C)}``.
+
+    Runs ``model`` in eval mode without gradients over ``images`` in batches, records the gates with
+    :func:`capture_gates` and averages them over the images of each class (a class with no image gives NaN).
+    Used for the per-class comparison of SE, ECA and CBAM in "Successors".
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    images = checks.feature_map(images, name="images")
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != images.shape[0]:
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be a 1-D tensor with one label per image ({images.shape[0]}), got {shape}")
+    num_classes = checks.positive_int("num_classes", num_classes)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}], got values from {int(labels.min())} to "
+                         f"{int(labels.max())}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), capture_gates(model) as gates:
+            for start in range(0, images.shape[0], batch_size):
+                model(images[start:start + batch_size])
+    finally:
+        model.train(was_training)
+    result = {}
+    for name, chunks in gates.items():
+        g = torch.cat(chunks)
+        if g.dim() != 2:
+            raise ValueError(f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; class means need "
+                             f"one gate per channel (B, C)")
+        sums = torch.zeros(num_classes, g.shape[1], dtype=g.dtype).index_add_(0, labels.long(), g)
+        counts = torch.bincount(labels.long(), minlength=num_classes).to(g.dtype)[:, None]
+        result[name] = sums / counts
+    return result
+
+
+# Gates per image and their per-class statistics ("Learned channel weights", "The reduction ratio, measured").
+
+def gates_per_image(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """The gates of every attention block for every image: ``{block name: (N, C)}``, images in their given order.
+
+    Runs ``model`` in eval mode without gradients over ``images`` in batches of ``batch_size``, with
+    :func:`capture_gates`; the mode is restored afterwards. Blocks whose gates are not (B, C) (NoSqueeze) are an
+    error. Explained in "Learned channel weights".
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    images = checks.feature_map(images, name="images")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), capture_gates(model) as gates:
+            for start in range(0, images.shape[0], batch_size):
+                model(images[start:start + batch_size])
+    finally:
+        model.train(was_training)
+    result = {}
+    for name, chunks in gates.items():
+        g = torch.cat(chunks) if chunks else torch.empty(0, 0)
+        if g.dim() != 2:
+            raise ValueError(f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; per-image gates "
+                             f"need one gate per channel (B, C)")
+        result[name] = g
+    return result
+
+
+def class_gate_statistics(gates: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, object]:
+    """How much one block's gates depend on the class: class means and three numbers, from (N, C) ``gates``.
+
+    Returns, computed in float64:
+
+    - ``class_means``: (num_classes, C), the mean gate of each channel over the images of each class;
+    - ``overall_mean``: (C,), the mean over all images;
+    - ``mean_gate``: the mean of all gates;
+    - ``class_spread``: for each channel the standard deviation across classes of its class means (divisor
+      ``num_classes``), averaged over channels. 0 when every class gets the same mean gate;
+    - ``class_share``: for each channel the share of its gate variance over images that lies between the class
+      means (between-class variance / total variance, the correlation ratio eta squared), averaged over the
+      channels whose gates vary at all. 0: the class tells nothing about the gate; 1: every image of a class gets
+      the same gate;
+    - ``within_class_std``: for each channel the square root of the variance left within classes, averaged over
+      channels: how much single images move the gates beyond their class.
+
+    Every class must have at least one image. Explained in "Learned channel weights".
+    """
+    gates = checks.channel_vector(gates, name="gates")
+    num_classes = checks.positive_int("num_classes", num_classes)
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != gates.shape[0]:
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be a 1-D tensor with one label per row of gates ({gates.shape[0]}), got {shape}")
+    labels = labels.long()
+    counts = torch.bincount(labels, minlength=num_classes) if labels.numel() else torch.zeros(num_classes)
+    if labels.numel() == 0 or labels.min() < 0 or labels.max() >= num_classes or (counts[:num_classes] == 0).any():
+        raise ValueError(f"labels must lie in [0, {num_classes - 1}] with at least one image per class; "
+                         f"got counts {counts.tolist()}")
+    g = gates.double()
+    n = counts.double()[:, None]
+    class_means = torch.zeros(num_classes, g.shape[1], dtype=torch.float64).index_add_(0, labels, g) / n
+    overall = g.mean(0)
+    total_var = ((g - overall) ** 2).mean(0)
+    between_var = (n * (class_means - overall) ** 2).sum(0) / g.shape[0]
+    varying = total_var > 1e-12
+    share = float((between_var[varying] / total_var[varying]).mean()) if varying.any() else 0.0
+    within = (total_var - between_var).clamp(min=0).sqrt()
+    return {"class_means": class_means, "overall_mean": overall, "mean_gate": float(g.mean()),
+            "class_spread": float(class_means.std(0, correction=0).mean()), "class_share": share,
+            "within_class_std": float(within.mean())}
+
+
+# Teaching helpers for "Overview", "Excitation" and "Recalibration": crops, shapes, costs, fitted gates, gradients.
+from dataclasses import dataclass  # noqa: E402
+
+from .se import SEBlock  # noqa: E402
+
+SE_STEPS = ("input", "squeeze", "fc1", "act", "fc2", "gate", "output")
+"""The steps of an SE block in call order, as named by :func:`se_shapes`."""
+
+
+def crop_grid(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    """Every ``size`` x ``size`` crop of a (B, C, H, W) map whose corner lies on a grid of step ``stride``.
+
+    Returns (B * n, C, size, size), image by image, then row by row of the grid. Used in "Excitation" and
+    "Recalibration" to get many different inputs out of one photo.
+    """
+    x = checks.feature_map(x)
+    size = checks.positive_int("size", size)
+    stride = checks.positive_int("stride", stride)
+    if size > min(x.shape[2], x.shape[3]):
+        raise ValueError(f"size must be at most the map's height and width {tuple(x.shape[2:])}, got {size}")
+    crops = x.unfold(2, size, stride).unfold(3, size, stride)  # (B, C, rows, cols, size, size)
+    return crops.permute(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1], size, size).contiguous()
+
+
+def se_shapes(block: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """The tensor shape after every step of an SE block (:data:`SE_STEPS`), from one forward pass on zeros.
+
+    Forward hooks on the squeeze, on ``fc1``, ``act``, ``fc2`` and ``gate`` of the excitation, and on the block
+    record what really flows through it. Used in "Overview" to label :func:`sebook.plots.se_block_diagram`.
+    """
+    if not isinstance(block, ChannelAttention):
+        raise TypeError(f"block must be an SE block (a ChannelAttention module), got {type(block).__name__}")
+    parts = [("squeeze", block.squeeze)]
+    for name in ("fc1", "act", "fc2", "gate"):
+        part = getattr(block.excitation, name, None)
+        if not isinstance(part, nn.Module):
+            raise ValueError(f"block.excitation has no {name!r} layer; se_shapes needs the SE excitation "
+                             f"(fc1, act, fc2, gate), got {type(block.excitation).__name__}")
+        parts.append((name, part))
+    x = _input_for(block, input_shape)
+    shapes: dict[str, tuple[int, ...]] = {"input": tuple(x.shape)}
+    _run_with_hooks(block, x, lambda key: None, lambda key, _i, out: shapes.__setitem__(key, tuple(out.shape)),
+                    parts + [("output", block)])
+    return shapes
+
+
+def se_costs(channels: int, reduction: float, spatial: tuple[int, int] = (7, 7)) -> dict[str, int]:
+    """Cost of one ``SEBlock(channels, reduction)`` on a (1, C, H, W) map of ``spatial`` size.
+
+    Returns the bottleneck ``width``, the ``params``, the ``flops`` of the two FC layers (1 MAC = 2 FLOPs, as
+    :func:`count_flops`) and the ``elementwise`` operations of squeeze and scale (:func:`attention_elementwise_ops`).
+    Used by the reduction-ratio slider of "Excitation".
+    """
+    if not (isinstance(spatial, tuple) and len(spatial) == 2):
+        raise ValueError(f"spatial must be a (height, width) tuple, got {spatial!r}")
+    block = SEBlock(channels, reduction)
+    shape = (1, block.channels, *spatial)
+    return {"width": block.excitation.rd_channels, "params": count_parameters(block),
+            "flops": count_flops(block, shape), "elementwise": attention_elementwise_ops(block, shape)}
+
+
+def colour_casts(warmth: torch.Tensor, jitter: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Colour casts like those of warm light: (N, 3) multipliers of red, green and blue for N warmth values in [0, 1].
+
+    Warmth ``t`` keeps red, multiplies green by ``1 - 0.3 t`` and blue by ``1 - 0.6 t`` (tungsten light is rich in
+    red, poor in blue). With ``jitter``, each multiplier is also scaled by a random factor in ``[1 - jitter, 1]``.
+    Used in "Overview": tint a photo with ``photo * casts[:, :, None, None]``.
+    """
+    if not isinstance(warmth, torch.Tensor) or warmth.dim() != 1 or not warmth.is_floating_point():
+        raise TypeError(f"warmth must be a 1-D floating-point tensor, got {warmth!r}")
+    if warmth.numel() and (warmth.min() < 0 or warmth.max() > 1):
+        raise ValueError(f"warmth must lie in [0, 1], got values from {float(warmth.min())} to {float(warmth.max())}")
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
+        raise ValueError(f"jitter must be a number in [0, 1), got {jitter!r}")
+    t = warmth[:, None]
+    casts = torch.cat([torch.ones_like(t), 1 - 0.3 * t, 1 - 0.6 * t], dim=1)
+    if jitter:
+        casts = casts * (1 - jitter * torch.rand(casts.shape, generator=generator, dtype=casts.dtype))
+    return casts
+
+
+@dataclass
+class FittedGates:
+    """What :func:`fit_gates` returns: the fixed scale, the fitted SE block, and their final mean squared errors."""
+
+    fixed: torch.Tensor
+    """(C,) the fixed per-channel scale: one number per channel, the same for every input."""
+    block: SEBlock
+    """The SE block whose excitation was fitted; its gates depend on the input."""
+    fixed_loss: float
+    """Mean squared error between the fixed scale and the target gates."""
+    se_loss: float
+    """Mean squared error between the SE block's gates and the target gates."""
+
+
+def fit_gates(z: torch.Tensor, targets: torch.Tensor, rd_channels: int, steps: int = 400, lr: float = 0.03,
+              seed: int = 0) -> FittedGates:
+    """Fit a fixed per-channel scale and an SE block's excitation to the same target gates (mean squared error).
+
+    ``z`` (N, C) holds the squeezed descriptors of N inputs and ``targets`` (N, C) the gates each input should get.
+    The fixed scale is ``sigmoid(theta)``, one learned ``theta`` per channel, as the seed notebook's "one parameter
+    per channel"; the SE block (``SEBlock(C, rd_channels=rd_channels)``) computes its gates from ``z``. Both are
+    trained with Adam for ``steps`` full-batch steps on one thread (faster than two for so small a model). Used in
+    "Overview" and "Recalibration".
+    """
+    z = checks.channel_vector(z, name="z")
+    targets = checks.channel_vector(targets, z.shape[1], name="targets")
+    if targets.shape != z.shape:
+        raise ValueError(f"targets must have the shape of z {tuple(z.shape)}, got {tuple(targets.shape)}")
+    if targets.min() < 0 or targets.max() > 1:
+        raise ValueError("targets must lie in [0, 1]: they are gates")
+    steps = checks.positive_int("steps", steps)
+    lr = checks.positive_number("lr", lr)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        block = SEBlock(z.shape[1], rd_channels=rd_channels)
+        theta = torch.zeros(z.shape[1], requires_grad=True)
+        optimizer = torch.optim.Adam([theta, *block.parameters()], lr=lr)
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = ((block.excitation(z) - targets) ** 2).mean() + ((torch.sigmoid(theta) - targets) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            fixed = torch.sigmoid(theta).detach()
+            fixed_loss = float(((fixed - targets) ** 2).mean())
+            se_loss = float(((block.excitation(z) - targets) ** 2).mean())
+    finally:
+        torch.set_num_threads(threads)
+    block.eval()
+    return FittedGates(fixed=fixed, block=block, fixed_loss=fixed_loss, se_loss=se_loss)
+
+
+def fold_scale(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
+    """A copy of ``conv`` that absorbs a fixed scale of its input channels: ``fold_scale(conv, s)(x) == conv(x * s)``.
+
+    Input channel ``c`` of every filter is multiplied by ``s[c]``. It shows, in "Overview", that a fixed
+    per-channel scale before a convolution adds nothing the convolution could not learn by itself.
+    """
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
+    if conv.groups != 1:
+        raise ValueError(f"conv must have groups=1 to absorb a per-channel scale this way, got groups={conv.groups}")
+    if not isinstance(scale, torch.Tensor) or scale.shape != (conv.in_channels,):
+        shape = tuple(scale.shape) if isinstance(scale, torch.Tensor) else type(scale).__name__
+        raise ValueError(f"scale must be a tensor of shape ({conv.in_channels},), one number per input channel, "
+                         f"got {shape}")
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                       conv.dilation, bias=conv.bias is not None, padding_mode=conv.padding_mode)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * scale.to(conv.weight)[None, :, None, None])
+        if conv.bias is not None:
+            folded.bias.copy_(conv.bias)
+    return folded.to(conv.weight.device)
+
+
+def excitation_weight_gradients(excitation: nn.Module, z: torch.Tensor, grad_gates: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Gradients of a loss w.r.t. the weights of a ReLU/sigmoid excitation, by backpropagation written out by hand.
+
+    With ``h = relu(z W1^T + b1)``, ``a = h W2^T + b2`` and gates ``s = sigmoid(a)``, and ``grad_gates = dL/ds``
+    (B, C): ``dL/da = dL/ds * s (1 - s)``, ``dL/dW2 = (dL/da)^T h``, ``dL/dh = dL/da W2`` masked where the ReLU was
+    off, ``dL/dW1 = (dL/dh)^T z``; bias gradients are the sums over the batch. Returns a dict keyed like
+    ``excitation.named_parameters()``. "Recalibration" checks it against autograd.
+    """
+    from .excitation import Excitation
+
+    if not isinstance(excitation, Excitation):
+        raise TypeError(f"excitation must be a sebook Excitation, got {type(excitation).__name__}")
+    if not (isinstance(excitation.act, nn.ReLU) and isinstance(excitation.gate, nn.Sigmoid)):
+        raise ValueError("excitation_weight_gradients derives the paper's excitation: act_layer='relu' and "
+                         f"gate_layer='sigmoid'; got {type(excitation.act).__name__} and {type(excitation.gate).__name__}")
+    z = checks.channel_vector(z, excitation.channels, name="z")
+    grad_gates = checks.channel_vector(grad_gates, excitation.channels, name="grad_gates")
+    if grad_gates.shape != z.shape:
+        raise ValueError(f"grad_gates must have the shape of z {tuple(z.shape)}, got {tuple(grad_gates.shape)}")
+    fc1, fc2 = excitation.fc1, excitation.fc2
+    with torch.no_grad():
+        pre = torch.nn.functional.linear(z, fc1.weight, fc1.bias)
+        h = pre.clamp(min=0)
+        s = torch.sigmoid(torch.nn.functional.linear(h, fc2.weight, fc2.bias))
+        grad_a = grad_gates * s * (1 - s)
+        grad_h = (grad_a @ fc2.weight) * (pre > 0)
+        grads = {"fc1.weight": grad_h.T @ z, "fc2.weight": grad_a.T @ h}
+        if fc1.bias is not None:
+            grads["fc1.bias"] = grad_h.sum(0)
+        if fc2.bias is not None:
+            grads["fc2.bias"] = grad_a.sum(0)
+    return {name: grads[name] for name, _ in excitation.named_parameters()}
+
+
+def training_recipe(command: str) -> dict[str, object]:
+    """The training options of a ``python -m sebook.train`` command: all but the network, the seed and the output.
+
+    Parsed with the command line's own parser, so defaults are filled in; two checkpoints whose recipes are equal
+    were trained the same way (same widths, epochs, batch size, learning rate, data, threads). Used in "Ablations"
+    and "Successors" to check that compared variants differ only in their attention block.
+    """
+    import shlex
+
+    from .train import build_parser
+
+    if not isinstance(command, str):
+        raise TypeError(f"command must be a str, got {type(command).__name__}")
+    words = shlex.split(command)
+    if words[:3] != ["python", "-m", "sebook.train"]:
+        raise ValueError(f"command must start with 'python -m sebook.train', got {command[:40]!r}")
+    options = vars(build_parser().parse_args(words[3:]))
+    for key in ("attention", "reduction", "squeeze", "gate", "integration", "seed", "out", "manifest", "data_root",
+                "no_progress"):
+        options.pop(key, None)
+    return options
+
+
+def seed_results(entries: dict[str, dict], names: dict[str, str], seeds: Sequence[int] = (0, 1, 2),
+                 metric: str = "test_accuracy") -> dict[str, list[float]]:
+    """``metric`` of each variant over ``seeds``, from a checkpoint manifest's entries: ``{label: [one per seed]}``.
+
+    ``names`` maps a label to the checkpoint family's file stem (``"<config name>"``; the files are
+    ``"<stem>_s<seed>.pt"``). Raises naming the first missing file, or if the variants were trained with different
+    recipes (:func:`training_recipe`), so a comparison can never mix training budgets. Used in "Ablations" and
+    "Successors".
+    """
+    if not isinstance(entries, dict) or not isinstance(names, dict) or not names:
+        raise TypeError("entries must be a manifest's 'checkpoints' dict and names a non-empty dict of label -> stem")
+    results: dict[str, list[float]] = {}
+    recipes: dict[str, str] = {}
+    for label, stem in names.items():
+        values = []
+        for seed in seeds:
+            file = f"{stem}_s{seed}.pt"
+            if file not in entries:
+                raise ValueError(f"checkpoint {file!r} (variant {label!r}, seed {seed}) is not in the manifest")
+            entry = entries[file]
+            if entry.get("seed") != seed or metric not in entry.get("metrics", {}):
+                raise ValueError(f"manifest entry {file!r} has no seed {seed} or no metric {metric!r}")
+            recipes[file] = repr(sorted(training_recipe(entry["command"]).items()))
+            values.append(float(entry["metrics"][metric]))
+        results[label] = values
+    if len(set(recipes.values())) > 1:
+        first = next(iter(recipes))
+        other = next(f for f, r in recipes.items() if r != recipes[first])
+        raise ValueError(f"the variants were trained differently: {first!r} and {other!r} have different recipes")
+    return results

@@ -23,7 +23,7 @@ from .excitation import GATES
 from .squeeze import SQUEEZE_MODES
 
 DEFAULT_WIDTHS = (16, 32, 64)
-"""Channels of the three stages (28 x 28, 14 x 14 and 7 x 7 pixels)."""
+"""Channels of the three stages (14 x 14, 7 x 7 and 4 x 4 pixels)."""
 
 NUM_CLASSES = 10
 """Fashion-MNIST's ten classes."""
@@ -136,9 +136,10 @@ def residual_stage(in_channels: int, out_channels: int, stride: int, config: Fas
 class FashionNet(nn.Module):
     """A small residual CNN for 1 x 28 x 28 images and 10 classes, with one attention block per stage.
 
-    ``stem (conv3x3 1 -> widths[0], BN, ReLU) -> stages -> global average pool -> linear classifier``. Stage ``i``
-    is :func:`residual_stage` to ``widths[i]`` channels, with stride 2 from the second stage on (28 -> 14 -> 7
-    pixels with three stages). With the default widths (16, 32, 64) the plain net has 76,362 parameters.
+    ``stem (conv3x3 stride 2, 1 -> widths[0], BN, ReLU) -> stages -> global average pool -> linear classifier``.
+    The stem halves the resolution (28 -> 14 pixels); stage ``i`` is :func:`residual_stage` to ``widths[i]``
+    channels, with stride 2 from the second stage on (14 -> 7 -> 4 pixels with three stages). Starting at 14 x 14
+    makes a training epoch about three times faster on a CPU than at 28 x 28, for an accuracy near 90 %.
 
     Args:
         config: a :class:`FashionNetConfig` (the default: SE with r = 16 in the standard position).
@@ -151,7 +152,7 @@ class FashionNet(nn.Module):
             raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
         self.config = config
         widths = config.widths
-        self.stem = nn.Sequential(OrderedDict(conv=_conv3x3(1, widths[0]), bn=nn.BatchNorm2d(widths[0]),
+        self.stem = nn.Sequential(OrderedDict(conv=_conv3x3(1, widths[0], stride=2), bn=nn.BatchNorm2d(widths[0]),
                                               relu=nn.ReLU(inplace=True)))
         stages, in_channels = [], widths[0]
         for i, width in enumerate(widths):

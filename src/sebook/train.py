@@ -1,0 +1,340 @@
+"""Training the small Fashion-MNIST networks, reproducibly: :func:`train`, :func:`evaluate` and ``python -m sebook.train``.
+
+Every run is a function of its arguments: the seed fixes the initial weights and a dedicated random generator fixes
+the order of the training examples; deterministic algorithms are switched on for the run, and the thread count is
+fixed (1 by default: these tiny convolutions run faster on one thread than on two that compete for a shared CPU,
+and the thread count can change the last bits of a result). The same command on the same kind of CPU gives the
+same weights, bit for bit. Explained in "Learned channel weights"; the committed checkpoints and the commands that
+made them are listed in ``checkpoints/manifest.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import checks
+from .attention import ATTENTION
+from .blocks import INTEGRATIONS
+from .data import FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, load_fashion_mnist
+from .excitation import GATES
+from .fashion_models import DEFAULT_WIDTHS, FashionNet, FashionNetConfig
+from .squeeze import SQUEEZE_MODES
+
+EPOCHS = 2
+BATCH_SIZE = 128
+LEARNING_RATE = 3e-3
+WEIGHT_DECAY = 1e-4
+THREADS = 1
+"""Defaults of :func:`train` and of the command line (those of the committed checkpoints)."""
+
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}"
+"""The progress bar shows no rates or times, so that its text is the same on every run."""
+
+PROGRESS_UPDATES = 10
+"""The bar is redrawn this many times per epoch, after fixed numbers of steps (never on a timer)."""
+
+
+@contextlib.contextmanager
+def reproducible(threads: int | None) -> Iterator[None]:
+    """Within the ``with``: deterministic algorithms on and ``threads`` torch threads; both restored afterwards."""
+    old_threads, old_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    old_fill = torch.utils.deterministic.fill_uninitialized_memory
+    try:
+        if threads is not None:
+            torch.set_num_threads(checks.positive_int("threads", threads))
+        torch.use_deterministic_algorithms(True)
+        # Filling every new tensor with NaN only guards against kernels that read uninitialised memory; the layers
+        # used here never do, and the filling costs a fifth of the training time.
+        torch.utils.deterministic.fill_uninitialized_memory = False
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_deterministic)
+        torch.utils.deterministic.fill_uninitialized_memory = old_fill
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits (N, classes) of ``model`` in eval mode for (N, 1, 28, 28) ``images``, in order, batch by batch."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    images = checks.feature_map(images, name="images")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
+    """Accuracy, mean cross-entropy and per-class accuracy of ``model`` on ``(images, labels)`` (fixed order)."""
+    logits = predict(model, images, batch_size)
+    if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
+        raise ValueError(f"labels must be a tensor of shape ({len(images)},), got {getattr(labels, 'shape', labels)!r}")
+    correct = logits.argmax(1) == labels
+    per_class = [int(correct[labels == k].sum()) / int((labels == k).sum()) if (labels == k).any() else float("nan")
+                 for k in range(logits.shape[1])]
+    return {"accuracy": int(correct.sum()) / len(labels), "loss": float(F.cross_entropy(logits, labels)),
+            "class_accuracy": per_class}
+
+
+def _check_arguments(config: object, seed: object, epochs: object, batch_size: object, lr: object,
+                     train_subset: object) -> None:
+    if not isinstance(config, FashionNetConfig):
+        raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    checks.positive_int("epochs", epochs)
+    checks.positive_int("batch_size", batch_size)
+    if batch_size < 2:  # type: ignore[operator]
+        raise ValueError(f"batch_size must be at least 2 (BatchNorm needs two examples), got {batch_size!r}")
+    checks.positive_number("lr", lr)
+    if train_subset is not None:
+        checks.positive_int("train_subset", train_subset)
+        if not 2 <= train_subset <= 60_000:  # type: ignore[operator]
+            raise ValueError(f"train_subset must be between 2 and 60000 (or None for all), got {train_subset!r}")
+
+
+def train(config: FashionNetConfig, seed: int = 0, epochs: int = EPOCHS, batch_size: int = BATCH_SIZE,
+          lr: float = LEARNING_RATE, train_subset: int | None = None, progress: bool = True,
+          threads: int | None = THREADS, data_root: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
+    """Train a :class:`~sebook.fashion_models.FashionNet` on Fashion-MNIST and evaluate it on the test set.
+
+    AdamW (weight decay :data:`WEIGHT_DECAY`) with the learning rate falling linearly from ``lr`` to 0 over all
+    steps; cross-entropy loss; no augmentation. Each epoch visits the (first ``train_subset`` of a seeded
+    permutation of the) training set in a new seeded order, in full batches of ``batch_size`` (the remainder is
+    skipped). ``progress`` shows a tqdm bar on stderr whose text does not depend on timing; ``threads`` sets torch's
+    thread count for the run (``None``: leave it).
+
+    Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``, ``test_loss``,
+    ``class_accuracy`` (test, per class), ``epoch_loss`` and ``epoch_accuracy`` (training, per epoch), and
+    ``training`` (the hyperparameters).
+    """
+    from tqdm import tqdm
+
+    _check_arguments(config, seed, epochs, batch_size, lr, train_subset)
+    train_images, train_labels = load_fashion_mnist("train", data_root)
+    test_images, test_labels = load_fashion_mnist("test", data_root)
+    with reproducible(threads):
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        model = FashionNet(config)
+        if train_subset is not None:
+            chosen = torch.randperm(len(train_images), generator=generator)[:train_subset]
+            train_images, train_labels = train_images[chosen], train_labels[chosen]
+        n = len(train_images)
+        steps_per_epoch = n // batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"batch_size {batch_size} is larger than the {n} training examples")
+        total_steps = epochs * steps_per_epoch
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total_steps)
+        every = max(1, math.ceil(steps_per_epoch / PROGRESS_UPDATES))
+        epoch_loss, epoch_accuracy = [], []
+        model.train()
+        with tqdm(total=total_steps, desc=config.name, bar_format=BAR_FORMAT, disable=not progress,
+                  mininterval=0, miniters=1, maxinterval=math.inf, ncols=88, file=sys.stderr) as bar:
+            for epoch in range(epochs):
+                order = torch.randperm(n, generator=generator)
+                loss_sum, correct, pending = torch.zeros((), dtype=torch.float64), 0, 0
+                for step in range(steps_per_epoch):
+                    index = order[step * batch_size:(step + 1) * batch_size]
+                    logits = model(train_images[index])
+                    loss = F.cross_entropy(logits, train_labels[index])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    schedule.step()
+                    loss_sum += loss.detach().double()
+                    correct += int((logits.argmax(1) == train_labels[index]).sum())
+                    pending += 1
+                    if pending == every or step == steps_per_epoch - 1:
+                        bar.set_postfix_str(f"epoch {epoch + 1}/{epochs}, loss {float(loss_sum) / (step + 1):.3f}",
+                                            refresh=False)
+                        bar.update(pending)
+                        pending = 0
+                epoch_loss.append(float(loss_sum) / steps_per_epoch)
+                epoch_accuracy.append(correct / (steps_per_epoch * batch_size))
+        model.eval()
+        test = evaluate(model, test_images, test_labels)
+    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "class_accuracy": test["class_accuracy"],
+               "epoch_loss": epoch_loss, "epoch_accuracy": epoch_accuracy,
+               "training": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": WEIGHT_DECAY,
+                            "optimizer": "AdamW, learning rate falling linearly to 0", "train_subset": train_subset,
+                            "train_examples": n, "steps": total_steps, "threads": torch.get_num_threads()
+                            if threads is None else threads}}
+    return model, metrics
+
+
+RETRAIN_ENV = "SEBOOK_RETRAIN"
+"""Set this environment variable to 1 to make :func:`trained_model` (and so the chapters) retrain, not load."""
+
+
+def trained_model(config: FashionNetConfig, seed: int = 0, *, retrain: bool | None = None,
+                  folder: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
+    """The trained network ``config`` with ``seed``: loaded from its committed checkpoint, or retrained.
+
+    By default the checkpoint :func:`sebook.checkpoints.checkpoint_path` is loaded (weights only). With
+    ``retrain=True``, or ``retrain=None`` and the environment variable ``SEBOOK_RETRAIN=1``, the network is trained
+    again with the hyperparameters of the command that the manifest records for that file (the defaults of
+    :func:`train` if it records none), without a progress bar; on the same kind of CPU the weights are the same bit
+    for bit. Returns ``(model in eval mode, metadata)`` as :func:`sebook.checkpoints.load_checkpoint` does.
+    """
+    import os
+    import shlex
+
+    from .checkpoints import checkpoint_path, load_checkpoint, read_manifest
+
+    path = checkpoint_path(config, seed, folder)
+    if retrain is None:
+        retrain = os.environ.get(RETRAIN_ENV, "0") == "1"
+    if not retrain:
+        return load_checkpoint(path)
+    entry = read_manifest(path.parent / "manifest.json")["checkpoints"].get(path.name)
+    args = build_parser().parse_args(shlex.split(entry["command"])[3:] if entry else ["--out", str(path)])
+    model, metrics = train(config, seed, args.epochs, args.batch_size, args.lr, args.train_subset, progress=False,
+                           threads=args.threads)
+    return model, {"config": config, "metrics": metrics, "seed": seed, "data_sha256": FASHION_MNIST_SHA256,
+                   "retrained": True}
+
+
+# --- the command line ------------------------------------------------------------------------------------------
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m sebook.train``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sebook.train",
+        description="Train a small Fashion-MNIST network (sebook.fashion_models.FashionNet), evaluate it on the test "
+                    "set, save a weights-only checkpoint and record it, with this exact command, in the manifest "
+                    "beside it. Run it from the repository root.",
+        epilog="Example: python -m sebook.train --attention se --reduction 4 --seed 0 "
+               "--out checkpoints/se_r4_avg_sigmoid_standard_s0.pt")
+    net = parser.add_argument_group("network (sebook.fashion_models.FashionNetConfig)")
+    net.add_argument("--attention", default="se", choices=list(ATTENTION), help="attention block (default: se)")
+    net.add_argument("--reduction", type=_positive_float, default=16.0, help="reduction ratio r (default: 16)")
+    net.add_argument("--squeeze", default="avg", choices=SQUEEZE_MODES, help="SE's squeeze (default: avg)")
+    net.add_argument("--gate", default="sigmoid", choices=list(GATES), help="SE's gate (default: sigmoid)")
+    net.add_argument("--integration", default="standard", choices=INTEGRATIONS,
+                     help="where the block sits in each residual unit (default: standard)")
+    net.add_argument("--widths", type=_positive_int, nargs="+", default=list(DEFAULT_WIDTHS),
+                     help="channels per stage (default: 16 32 64)")
+    run = parser.add_argument_group("training (sebook.train.train)")
+    run.add_argument("--seed", type=_non_negative_int, default=0, help="seed of weights and data order (default: 0)")
+    run.add_argument("--epochs", type=_positive_int, default=EPOCHS, help=f"epochs (default: {EPOCHS})")
+    run.add_argument("--batch-size", type=_positive_int, default=BATCH_SIZE, help=f"default: {BATCH_SIZE}")
+    run.add_argument("--lr", type=_positive_float, default=LEARNING_RATE, help=f"peak learning rate (default: "
+                                                                               f"{LEARNING_RATE})")
+    run.add_argument("--train-subset", type=_positive_int, default=None,
+                     help="train on this many training examples (a seeded choice; default: all 60000)")
+    run.add_argument("--threads", type=_positive_int, default=THREADS, help=f"torch threads (default: {THREADS})")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", required=True, help="checkpoint file to write (.pt), e.g. checkpoints/NAME.pt")
+    out.add_argument("--manifest", default=None, help="manifest to update (default: manifest.json beside --out)")
+    out.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST files (default: searched, "
+                                                       "see sebook.data.search_dirs)")
+    out.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    return parser
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The canonical command for ``args``: every option that affects the weights spelled out, plus ``--out``."""
+    parts = ["python", "-m", "sebook.train", "--attention", args.attention, "--reduction", f"{args.reduction:g}",
+             "--squeeze", args.squeeze, "--gate", args.gate, "--integration", args.integration,
+             "--widths", *map(str, args.widths), "--seed", str(args.seed), "--epochs", str(args.epochs),
+             "--batch-size", str(args.batch_size), "--lr", repr(args.lr)]
+    if args.train_subset is not None:
+        parts += ["--train-subset", str(args.train_subset)]
+    parts += ["--threads", str(args.threads), "--out", args.out]
+    return shlex.join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m sebook.train`` (and the ``sebook-train`` script)."""
+    from .checkpoints import save_checkpoint, update_manifest
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = FashionNetConfig(attention=args.attention, reduction=args.reduction, squeeze=args.squeeze,
+                                  gate=args.gate, integration=args.integration, widths=tuple(args.widths))
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    if args.batch_size < 2:
+        parser.error(f"argument --batch-size: must be at least 2 (BatchNorm needs two examples), got {args.batch_size}")
+    if args.train_subset is not None and not 2 <= args.train_subset <= 60_000:
+        parser.error(f"argument --train-subset: must be between 2 and 60000, got {args.train_subset}")
+    out = Path(args.out)
+    if out.suffix != ".pt":
+        parser.error(f"argument --out: the checkpoint file must end in .pt, got {args.out!r}")
+    if not out.parent.is_dir():
+        parser.error(f"argument --out: folder {str(out.parent)!r} does not exist")
+    manifest = Path(args.manifest) if args.manifest else out.parent / "manifest.json"
+    if manifest.resolve().parent != out.resolve().parent:
+        parser.error("argument --manifest: the manifest must be in the same folder as the checkpoint (--out)")
+
+    start = time.perf_counter()
+    model, metrics = train(config, args.seed, args.epochs, args.batch_size, args.lr, args.train_subset,
+                           progress=not args.no_progress, threads=args.threads, data_root=args.data_root)
+    seconds = time.perf_counter() - start
+    save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
+    from . import __version__
+
+    update_manifest(manifest, out, {
+        "command": command_line(args), "config": config.to_dict(), "seed": args.seed,
+        "metrics": {k: metrics[k] for k in ("test_accuracy", "test_loss", "epoch_loss")},
+        "data_sha256": FASHION_MNIST_SHA256, "train_seconds": round(seconds, 1), "threads": args.threads,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "sebook": __version__,
+        "torch": str(torch.__version__), "python": platform.python_version()})
+    worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
+    print(f"{config.name} (seed {args.seed}): test accuracy {metrics['test_accuracy']:.4f}, "
+          f"weakest class {FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
+          f"{seconds:.1f} s; wrote {out} and {manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

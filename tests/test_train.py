@@ -1,0 +1,204 @@
+"""Training and its command line (sebook.train), including reproducing committed checkpoints from their commands."""
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sebook import train as train_module
+from sebook.checkpoints import file_sha256, load_checkpoint, read_manifest, verify_manifest
+from sebook.data import FASHION_MNIST_SHA256
+from sebook.fashion_models import FashionNet, FashionNetConfig
+from sebook.train import command_line, evaluate, main, predict, reproducible, train
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "checkpoints" / "manifest.json"
+TINY = FashionNetConfig(attention="se", reduction=2, widths=(4, 8))
+TINY_ARGS = {"seed": 0, "epochs": 1, "batch_size": 50, "train_subset": 500, "progress": False}
+
+
+def states_equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_predict_and_evaluate():
+    torch.manual_seed(0)
+    model = FashionNet(TINY)
+    images = torch.rand(30, 1, 28, 28)
+    labels = torch.arange(30) % 10
+    logits = predict(model, images, batch_size=7)
+    assert logits.shape == (30, 10) and model.training  # the mode is restored
+    result = evaluate(model, images, labels, batch_size=7)
+    assert result["accuracy"] == sum(int(p == t) for p, t in zip(logits.argmax(1).tolist(), labels.tolist())) / 30
+    assert len(result["class_accuracy"]) == 10 and result["loss"] > 0
+    with pytest.raises(ValueError, match="labels must be a tensor of shape"):
+        evaluate(model, images, labels[:5])
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        predict("model", images)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="images must be 4-D"):
+        predict(model, images[0])
+
+
+def test_train_is_deterministic_and_restores_global_settings():
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)
+    first, metrics = train(TINY, **TINY_ARGS)
+    assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+    second, again = train(TINY, **TINY_ARGS)
+    assert states_equal(first.state_dict(), second.state_dict()) and metrics == again
+    other, _ = train(TINY, **{**TINY_ARGS, "seed": 1})
+    assert not states_equal(first.state_dict(), other.state_dict())
+    assert not first.training
+    assert set(metrics) >= {"test_accuracy", "test_loss", "class_accuracy", "epoch_loss", "epoch_accuracy", "training"}
+    assert len(metrics["epoch_loss"]) == 1 and 0 <= metrics["test_accuracy"] <= 1
+    assert metrics["training"]["steps"] == 10 and metrics["training"]["train_examples"] == 500
+
+
+def test_training_learns():
+    _, metrics = train(TINY, seed=0, epochs=2, batch_size=50, train_subset=2000, progress=False)
+    assert metrics["epoch_loss"][1] < metrics["epoch_loss"][0] < 2.4
+    assert metrics["test_accuracy"] > 0.2  # chance is 0.1
+
+
+def test_progress_bar_text_does_not_depend_on_timing(capsys):
+    outputs = []
+    for _ in range(2):
+        train(TINY, **{**TINY_ARGS, "progress": True})
+        outputs.append(capsys.readouterr().err)
+    assert outputs[0] == outputs[1]
+    assert "10/10 steps, epoch 1/1, loss" in outputs[0]
+    assert not re.search(r"it/s|s/it|\d+:\d\d", outputs[0])
+
+
+def test_reproducible_context_restores_settings():
+    torch.set_num_threads(2)
+    with reproducible(1):
+        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        with reproducible(0):
+            pass
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"config": "se"}, TypeError, "config must be a FashionNetConfig"),
+    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
+    ({"epochs": 0}, ValueError, "epochs must be an integer >= 1"),
+    ({"batch_size": 1}, ValueError, "batch_size must be at least 2"),
+    ({"lr": 0}, ValueError, "lr must be a number > 0"),
+    ({"train_subset": 70_000}, ValueError, "train_subset must be between 2 and 60000"),
+    ({"train_subset": 40, "batch_size": 50}, ValueError, "batch_size 50 is larger than the 40 training examples"),
+])
+def test_train_rejects_bad_arguments(changes, error, message):
+    kwargs = {"config": TINY, **TINY_ARGS, **changes}
+    with pytest.raises(error, match=message):
+        train(**kwargs)
+
+
+# --- the command line ----------------------------------------------------------------------------------------------
+
+def test_help_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "sebook.train", "--help"], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0
+    for option in ("--attention", "--reduction", "--squeeze", "--gate", "--integration", "--seed", "--epochs",
+                   "--out"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--attention", "sk"], "argument --attention: invalid choice: 'sk'"),
+    (["--reduction", "0"], "argument --reduction: expected a finite number > 0, got '0'"),
+    (["--reduction", "four"], "argument --reduction: expected a number > 0, got 'four'"),
+    (["--epochs", "0"], "argument --epochs: expected an integer >= 1, got '0'"),
+    (["--seed", "-2"], "argument --seed: expected an integer >= 0"),
+    (["--squeeze", "median"], "argument --squeeze: invalid choice"),
+    (["--gate", "step"], "argument --gate: invalid choice"),
+    (["--integration", "after"], "argument --integration: invalid choice"),
+    (["--batch-size", "1"], "argument --batch-size: must be at least 2"),
+    (["--train-subset", "99999"], "argument --train-subset: must be between 2 and 60000"),
+    (["--out", "model.pth"], "argument --out: the checkpoint file must end in .pt"),
+    (["--out", "no/such/folder/x.pt"], "argument --out: folder 'no/such/folder' does not exist"),
+    (["--manifest", "elsewhere/manifest.json"], "argument --manifest: the manifest must be in the same folder"),
+])
+def test_bad_arguments_exit_2_before_any_work(argv, message, capsys, monkeypatch, tmp_path):
+    def no_work(*args, **kwargs):
+        raise AssertionError("training started despite a bad argument")
+
+    monkeypatch.setattr(train_module, "train", no_work)
+    monkeypatch.chdir(tmp_path)
+    full = ["--out", "x.pt"] + argv if "--out" not in argv else argv
+    with pytest.raises(SystemExit) as exit_info:
+        main(full)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: python -m sebook.train" in err and message in err
+
+
+def test_missing_out_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--attention", "se"])
+    assert exit_info.value.code == 2 and "the following arguments are required: --out" in capsys.readouterr().err
+
+
+def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "first").mkdir()
+    argv = ["--reduction", "2", "--widths", "4", "8", "--epochs", "1", "--batch-size", "50", "--train-subset", "500",
+            "--seed", "3", "--out", "first/tiny.pt", "--no-progress"]
+    assert main(argv) == 0
+    assert "se_r2_avg_sigmoid_standard_w4-8 (seed 3): test accuracy" in capsys.readouterr().out
+    entry = verify_manifest("first/manifest.json")["tiny.pt"]
+    assert entry["command"] == ("python -m sebook.train --attention se --reduction 2 --squeeze avg --gate sigmoid "
+                                "--integration standard --widths 4 8 --seed 3 --epochs 1 --batch-size 50 --lr 0.003 "
+                                "--train-subset 500 --threads 1 --out first/tiny.pt")
+    assert entry["config"] == FashionNetConfig(reduction=2, widths=(4, 8)).to_dict() and entry["seed"] == 3
+    assert entry["data_sha256"] == FASHION_MNIST_SHA256
+    model, meta = load_checkpoint("first/tiny.pt")
+    assert meta["metrics"]["test_accuracy"] == entry["metrics"]["test_accuracy"]
+
+    (tmp_path / "second").mkdir()
+    command = shlex.split(entry["command"])
+    command[command.index("--out") + 1] = "second/tiny.pt"
+    assert main(command[3:] + ["--no-progress"]) == 0
+    again, _ = load_checkpoint("second/tiny.pt")
+    assert states_equal(model.state_dict(), again.state_dict())
+    assert file_sha256("second/tiny.pt") == entry["sha256"]  # the same bytes
+
+
+def test_command_line_is_canonical():
+    args = train_module.build_parser().parse_args(["--attention", "none", "--out", "c/none_s0.pt"])
+    assert command_line(args) == ("python -m sebook.train --attention none --reduction 16 --squeeze avg --gate "
+                                  "sigmoid --integration standard --widths 16 32 64 --seed 0 --epochs 2 "
+                                  "--batch-size 128 --lr 0.003 --threads 1 --out c/none_s0.pt")
+
+
+# --- reproducing the committed checkpoints from the manifest's commands ---------------------------------------------
+
+def reproduce(name, tmp_path):
+    entry = read_manifest(MANIFEST)["checkpoints"][name]
+    if entry["cpu_capability"] != torch.backends.cpu.get_cpu_capability() or entry["torch"] != str(torch.__version__):
+        pytest.skip(f"{name} was trained with torch {entry['torch']} on a {entry['cpu_capability']} CPU; this is "
+                    f"torch {torch.__version__} on {torch.backends.cpu.get_cpu_capability()}: the last bits may differ")
+    command = shlex.split(entry["command"])
+    assert command[:3] == ["python", "-m", "sebook.train"]
+    out = tmp_path / name
+    command[command.index("--out") + 1] = str(out)
+    assert main(command[3:] + ["--no-progress"]) == 0
+    committed, _ = load_checkpoint(MANIFEST.parent / name)
+    rebuilt, _ = load_checkpoint(out)
+    assert states_equal(committed.state_dict(), rebuilt.state_dict())
+    assert file_sha256(out) == entry["sha256"]
+
+
+def test_tiny_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
+    reproduce("tiny_se_r4_w4-8-8_s0.pt", tmp_path)
+
+
+@pytest.mark.skipif(not os.environ.get("SEBOOK_SLOW_TESTS"), reason="about 1-2 minutes; set SEBOOK_SLOW_TESTS=1")
+def test_full_size_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
+    reproduce("se_r16_avg_sigmoid_standard_s0.pt", tmp_path)
