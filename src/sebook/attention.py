@@ -1,4 +1,4 @@
-"""SE's successors and ablations, assembled from the same parts as :class:`sebook.SEBlock`.
+"""SE's successors and ablations, assembled from the same parts as :class:`~sebook.se.SEBlock`.
 
 - :class:`ECABlock`: Efficient Channel Attention (Wang et al., *ECA-Net*, CVPR 2020): SE without the
   bottleneck; a 1-D convolution across neighbouring channels of the average descriptor, ``k`` weights in all.
@@ -10,7 +10,7 @@
 - :class:`NoAttention`: the plain network's stand-in.
 
 Every block takes ``channels`` first and has ``forward(x, residual=None)``, so each is a drop-in replacement for
-:class:`sebook.SEBlock` in :class:`sebook.blocks.ResidualUnit` at every integration position;
+:class:`~sebook.se.SEBlock` in :class:`sebook.blocks.ResidualUnit` at every integration position;
 :func:`make_attention` builds one by name from :data:`ATTENTION`. Explained in the chapters "Successors"
 (ECA, CBAM) and "Ablations" (NoSqueeze).
 """
@@ -150,11 +150,11 @@ class CBAMBlock(ChannelAttention):
     """Convolutional Block Attention Module: channel attention (avg and max through one MLP), then spatial attention.
 
     ``y = x * Mc(x)`` with the (B, C) channel gates of :class:`SharedMLPGate`, then ``y * Ms(y)`` with the
-    (B, 1, H, W) map of :class:`SpatialGate` (Woo et al., Eq. 1). :meth:`gates` returns the channel gates.
+    (B, 1, H, W) map of :class:`SpatialGate` (Woo et al., Eq. 1). :meth:`~sebook.se.ChannelAttention.gates` returns the channel gates.
 
     Args:
         channels: C, the number of channels of the input.
-        reduction, rd_channels, divisor, act_layer: as for :class:`sebook.SEBlock` (the shared MLP).
+        reduction, rd_channels, divisor, act_layer: as for :class:`~sebook.se.SEBlock` (the shared MLP).
         spatial_kernel: kernel size of the spatial attention's convolution (7 in the paper).
     """
 
@@ -206,10 +206,10 @@ class NoSqueezeBlock(ChannelAttention):
 
     ``block(x) == x * block.excitation(x)``, where the excitation is SE's two-layer bottleneck applied as 1x1
     convolutions, so each position gets its own C gates from its own C values only; nothing is aggregated over
-    space (Hu et al., TPAMI version, Sec. 7.1, "Effect of Squeeze"). :meth:`gates` returns (B, C, H, W), not
+    space (Hu et al., TPAMI version, Sec. 7.1, "Effect of Squeeze"). :meth:`~sebook.se.ChannelAttention.gates` returns (B, C, H, W), not
     (B, C). The cost grows with H x W: this is the variant the paper reports with more FLOPs than SE.
 
-    Args: as for :class:`sebook.SEBlock`, without ``squeeze``.
+    Args: as for :class:`~sebook.se.SEBlock`, without ``squeeze``.
     """
 
     def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,

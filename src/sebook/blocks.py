@@ -1,7 +1,7 @@
 """The blocks SE lives in: residual units with four SE positions, ResNet's bottleneck, and MBConv.
 
 A residual unit computes ``act(shortcut(x) + branch(x))``. :class:`ResidualUnit` places an attention block
-(:class:`sebook.SEBlock`, or ECA/CBAM from :mod:`sebook.attention`) in one of four positions, the integration
+(:class:`~sebook.se.SEBlock`, or ECA/CBAM from :mod:`sebook.attention`) in one of four positions, the integration
 variants of the SENet paper (Hu et al., TPAMI version, Fig. 5, Table 14):
 
 - ``"standard"``: on the branch output, before the addition (fused with it: ``recalibrate_add``);

@@ -1,4 +1,4 @@
-"""Argument checks shared by every public function of :mod:`sebook`.
+"""Argument checks shared by every public function of ``sebook``.
 
 Each check raises ``ValueError`` or ``TypeError`` with a message that names the argument, the value
 received and what is allowed, so a reader who mistypes sees at once what to change.

@@ -97,7 +97,8 @@ FASHION_MNIST_FILES: dict[str, ArchiveInfo] = {a.name: a for a in (
                 "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5_148, 1_504_176_627,
                 "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10_008, 10_000, "labels"),
 )}
-"""The four files of Fashion-MNIST (MD5: the dataset's README; SHA-256: TensorFlow Datasets' checksum list)."""
+"""The four files of Fashion-MNIST, with MD5 sums from the dataset's README and SHA-256 sums from TensorFlow
+Datasets' checksum list."""
 
 SPLIT_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
@@ -105,7 +106,7 @@ SPLIT_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.
 
 FASHION_MNIST_SHA256 = hashlib.sha256(
     "".join(FASHION_MNIST_FILES[n].sha256 for s in SPLITS for n in SPLIT_FILES[s]).encode()).hexdigest()
-"""One fingerprint of the whole dataset: SHA-256 of the four files' SHA-256s (train images, train labels, test
+"""One fingerprint of the whole dataset, the SHA-256 of the four files' SHA-256s (train images, train labels, test
 images, test labels). Recorded in every checkpoint (see :mod:`sebook.checkpoints`)."""
 
 

@@ -114,7 +114,7 @@ def train(config: FashionNetConfig, seed: int = 0, epochs: int = EPOCHS, batch_s
           threads: int | None = THREADS, data_root: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
     """Train a :class:`~sebook.fashion_models.FashionNet` on Fashion-MNIST and evaluate it on the test set.
 
-    AdamW (weight decay :data:`WEIGHT_DECAY`) with the learning rate falling linearly from ``lr`` to 0 over all
+    AdamW (weight decay ``WEIGHT_DECAY``) with the learning rate falling linearly from ``lr`` to 0 over all
     steps; cross-entropy loss; no augmentation. Each epoch visits the (first ``train_subset`` of a seeded
     permutation of the) training set in a new seeded order, in full batches of ``batch_size`` (the remainder is
     skipped). ``progress`` shows a tqdm bar on stderr whose text does not depend on timing; ``threads`` sets torch's
