@@ -265,6 +265,33 @@ def test_unwritable_cache_gives_a_clear_message(server, monkeypatch, tmp_path):
         load_fashion_mnist("test", base_url=base + "good/")
 
 
+def test_full_disk_gives_a_clear_message_and_leaves_nothing(server, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    class FullDisk:
+        """A file whose every write fails as on a full disk."""
+
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, chunk):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(data.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    base, _ = server
+    with pytest.raises(DataError, match=rf"downloading {LABELS} from .* failed: .*No space left on device"):
+        download(LABELS, tmp_path / "dl", base + "good/", progress=False)
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
 def test_download_rejects_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="name must be one of"):
         download("t10k-images.gz", tmp_path)

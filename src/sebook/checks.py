@@ -74,3 +74,16 @@ def same_device_and_dtype(**tensors: torch.Tensor) -> None:
             raise ValueError(f"{name} is on {t.device} but {first_name} is on {first.device}; move both to one device")
         if t.dtype != first.dtype:
             raise TypeError(f"{name} has dtype {t.dtype} but {first_name} has {first.dtype}; use one dtype")
+
+
+def matches_parameters(x: torch.Tensor, module: torch.nn.Module, name: str = "x") -> torch.Tensor:
+    """Check that ``x`` has the dtype and device of ``module``'s parameters (a module without any passes)."""
+    param = next(module.parameters(), None)
+    if param is not None:
+        if x.device != param.device:
+            raise ValueError(f"{name} is on {x.device} but the block's parameters are on {param.device}; "
+                             f"move one of them (e.g. {name}.to({str(param.device)!r}))")
+        if x.dtype != param.dtype:
+            raise TypeError(f"{name} has dtype {x.dtype} but the block's parameters have {param.dtype}; "
+                            f"convert one of them (e.g. {name}.to({param.dtype}))")
+    return x

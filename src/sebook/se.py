@@ -28,7 +28,8 @@ class ChannelAttention(nn.Module):
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """The (B, C) channel weights the block computes for ``x``."""
-        return self.excitation(self.squeeze(checks.feature_map(x, self.channels)))
+        x = checks.matches_parameters(checks.feature_map(x, self.channels), self)
+        return self.excitation(self.squeeze(x))
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """Recalibrate ``x``; with ``residual``, return ``residual + recalibrated x`` fused in one op."""
