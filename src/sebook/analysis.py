@@ -474,7 +474,7 @@ class FittedGates:
     """What :func:`fit_gates` returns: the fixed scale, the fitted SE block, and their final mean squared errors."""
 
     fixed: torch.Tensor
-    """(C,) the fixed per-channel scale: one number per channel, the same for every input."""
+    """(C,) the fixed per-channel scale, one number per channel and the same for every input."""
     block: SEBlock
     """The SE block whose excitation was fitted; its gates depend on the input."""
     fixed_loss: float
@@ -635,3 +635,244 @@ def seed_results(entries: dict[str, dict], names: dict[str, str], seeds: Sequenc
         other = next(f for f, r in recipes.items() if r != recipes[first])
         raise ValueError(f"the variants were trained differently: {first!r} and {other!r} have different recipes")
     return results
+
+
+# Memory traffic of SE's elementwise steps ("Costs").
+
+
+def recalibration_traffic(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
+    """Bytes of feature map that SE's squeeze and recalibration move on top of the residual addition, per forward.
+
+    For an attention block on an input of n values of e bytes each: the squeeze reads the map once (n·e); the
+    naive recalibration reads it again and writes a scaled copy (2·n·e), which the addition then reads in place of
+    the branch output; the fused ``torch.addcmul`` reads branch and shortcut and writes the sum, the traffic of the
+    plain addition. So SE adds 3·n·e bytes in the naive form and n·e in the fused one, if nothing stays in cache.
+    Returns ``{"one_pass": Σ n·e, "naive": 3·Σ n·e, "fused": Σ n·e}`` in bytes. Used in "Costs".
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    targets = [(n, m) for n, m in model.named_modules() if isinstance(m, ChannelAttention)]
+    if not targets:
+        raise ValueError("model contains no SE, ECA or CBAM block")
+    total = [0]
+    _run_with_hooks(model, _input_for(model, input_shape), lambda key: None,
+                    lambda key, inputs, _o: total.__setitem__(0, total[0] + inputs[0].numel()
+                                                              * inputs[0].element_size()), targets)
+    return {"one_pass": total[0], "naive": 3 * total[0], "fused": total[0]}
+
+
+# Gates of freshly initialised SE blocks ("Excitation").
+
+def fresh_gates(channels: int, reductions: Sequence[float], x: torch.Tensor, seed: int = 0) -> dict[float, torch.Tensor]:
+    """The (N, C) gates that a newly initialised ``SEBlock(channels, r)`` computes for ``x``, for every ratio ``r``.
+
+    Every block is built right after seeding torch with ``seed`` (inside ``torch.random.fork_rng``, so the caller's
+    random state is left alone), so the blocks differ only in their ratio. Used in "Excitation" for the
+    reduction-ratio slider and the gate statistics at initialisation.
+    """
+    channels = checks.positive_int("channels", channels)
+    x = checks.feature_map(x, channels)
+    if isinstance(reductions, (str, bytes)) or not isinstance(reductions, Sequence) or not reductions:
+        raise ValueError(f"reductions must be a non-empty sequence of ratios > 0, got {reductions!r}")
+    for r in reductions:
+        checks.positive_number("reductions[i]", r)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    gates: dict[float, torch.Tensor] = {}
+    for r in reductions:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            block = SEBlock(channels, r)
+        with torch.no_grad():
+            gates[r] = block.gates(x)
+    return gates
+
+
+# Reading ablations over seeds and the rank of gates ("Ablations", "Successors").
+
+def pooled_seed_spread(results: dict[str, Sequence[float]]) -> dict[str, float]:
+    """The seed-to-seed standard deviation pooled over variants: one noise level estimated from all of them.
+
+    ``sqrt(sum_v sum_i (x_vi - mean_v)^2 / sum_v (n_v - 1))``: with two seeds per variant each variant alone says
+    little about the noise, but a dozen variants trained the same way say a lot, if the noise is alike for all.
+    Returns ``{"std", "dof", "variants"}`` (``dof``: the degrees of freedom, ``sum_v (n_v - 1)``). Explained in
+    "Ablations".
+    """
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict from variant labels to results over seeds")
+    squares, dof = 0.0, 0
+    for label, values in results.items():
+        s = seed_statistics(values)
+        squares += s["std"] ** 2 * (s["n"] - 1)
+        dof += s["n"] - 1
+    if dof == 0:
+        raise ValueError("results need at least one variant with 2 or more seeds to estimate a spread")
+    return {"std": (squares / dof) ** 0.5, "dof": dof, "variants": len(results)}
+
+
+def ablation_rows(results: dict[str, Sequence[float]], baseline: str, paper: dict[str, float] | None = None,
+                  spread: float | None = None) -> list[dict[str, object]]:
+    """One row per variant of an ablation: its mean over seeds, its difference from ``baseline`` and the paper's.
+
+    ``results`` maps a label to accuracies over seeds (fractions or %); ``paper`` maps labels to the published top-1
+    *error* (%) of the same variant (labels without one get ``None``). Each row holds ``label``, ``mean``, ``std``,
+    ``n``, ``difference`` (mean minus the baseline's mean), ``standard_error`` of that difference, ``ratio``
+    (|difference| / standard error), ``beyond_noise`` (ratio > 2), ``paper_error`` and ``paper_gain`` (the paper's
+    baseline error minus the variant's, so that a positive gain means better, as for the difference). With
+    ``spread`` (e.g. :func:`pooled_seed_spread`'s ``std``) the standard error is ``spread * sqrt(1/n + 1/n_b)``;
+    without it, each pair's own spreads (Welch's, as :func:`compare_with_baseline`). Explained in "Ablations".
+    """
+    if not isinstance(results, dict) or baseline not in results:
+        names = ", ".join(map(repr, results)) if isinstance(results, dict) else type(results).__name__
+        raise ValueError(f"baseline must be one of {names}; got {baseline!r}")
+    if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or not spread >= 0):
+        raise ValueError(f"spread must be a number >= 0 or None, got {spread!r}")
+    paper = paper or {}
+    base = seed_statistics(results[baseline])
+    rows = []
+    for label, values in results.items():
+        s = seed_statistics(values)
+        diff = s["mean"] - base["mean"]
+        if spread is None:
+            se = compare_with_baseline(values, results[baseline])["standard_error"] if label != baseline else 0.0
+        else:
+            se = spread * (1 / s["n"] + 1 / base["n"]) ** 0.5 if label != baseline else 0.0
+        ratio = abs(diff) / se if se > 0 else 0.0
+        error = paper.get(label)
+        gain = None if error is None or baseline not in paper else paper[baseline] - error
+        rows.append({"label": label, "mean": s["mean"], "std": s["std"], "n": s["n"], "difference": diff,
+                     "standard_error": se, "ratio": ratio, "beyond_noise": ratio > 2.0, "paper_error": error,
+                     "paper_gain": gain})
+    return rows
+
+
+def format_ablation_rows(rows: Sequence[dict[str, object]], scale: float = 100.0) -> str:
+    """:func:`ablation_rows` as a fixed-width text table; accuracies are multiplied by ``scale`` (to %)."""
+    lines = [f"{'variant':24s} {'mean':>6s} {'std':>5s}  {'diff':>6s} {'± 2 SE':>6s}  {'paper top-1 err':>15s}"]
+    for row in rows:
+        paper = "" if row["paper_error"] is None else f"{row['paper_error']:.2f}"
+        noise = "" if row["standard_error"] == 0 else f"{2 * row['standard_error'] * scale:6.2f}"
+        diff = "" if row["standard_error"] == 0 else f"{row['difference'] * scale:+6.2f}"
+        lines.append(f"{str(row['label']):24s} {row['mean'] * scale:6.2f} {row['std'] * scale:5.2f}  {diff:>6s} "
+                     f"{noise:>6s}  {paper:>15s}")
+    return "\n".join(lines)
+
+
+def gate_logits_per_image(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """The gate *logits* of every attention block for every image: ``{block name: (N, C)}``, before the gate function.
+
+    Like :func:`gates_per_image`, but records the input of each block's ``excitation.gate`` (the sigmoid of SE, ECA
+    and CBAM) instead of its output, so that saturated gates (exactly 1.0 in float32) keep their information.
+    Explained in "Successors".
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    images = checks.feature_map(images, name="images")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, ChannelAttention)]
+    for name, m in targets:
+        if not isinstance(getattr(m.excitation, "gate", None), nn.Module):
+            raise ValueError(f"block {name!r} has no excitation.gate module to record the logits of")
+    logits: dict[str, list[torch.Tensor]] = {name: [] for name, _ in targets}
+    handles = [m.excitation.gate.register_forward_pre_hook(
+        lambda _m, inputs, key=name: logits[key].append(inputs[0].detach().cpu())) for name, m in targets]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, images.shape[0], batch_size):
+                model(images[start:start + batch_size])
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    result = {}
+    for name, chunks in logits.items():
+        x = torch.cat(chunks)
+        if x.dim() != 2:
+            raise ValueError(f"block {name!r} gives logits of shape {tuple(x.shape)[1:]} per image; need (B, C)")
+        result[name] = x
+    return result
+
+
+def variance_shares(values: torch.Tensor) -> torch.Tensor:
+    """Share of the variance of (N, C) ``values`` along each principal direction, largest first: (C,), sums to 1.
+
+    Applied to the gate logits of N images (:func:`gate_logits_per_image`): an SE block whose bottleneck has width
+    d computes its logits as ``W2 relu(W1 z + b1) + b2``, so they can only move within the d columns of ``W2`` and
+    at most d shares are non-zero; a block without reduction (ECA, or SE with r = 1) has no such limit. Computed in
+    float64; all zeros if the values do not vary. Explained in "Successors".
+    """
+    values = checks.channel_vector(values, name="values")
+    if values.shape[0] < 2:
+        raise ValueError(f"values must hold at least 2 rows (images) to have a variance, got {values.shape[0]}")
+    x = values.detach().double()
+    variances = torch.linalg.svdvals(x - x.mean(0)) ** 2
+    total = variances.sum()
+    shares = torch.zeros(values.shape[1], dtype=torch.float64)
+    if total > 0:
+        shares[:len(variances)] = variances / total
+    return shares
+
+
+def elementwise_overhead(ops: dict[str, dict[str, dict[str, float]]],
+                         blocks_per_stage: dict[str, int]) -> dict[str, float]:
+    """Seconds that SE's squeeze and recalibration add to one forward pass, estimated from the steps timed alone.
+
+    ``ops[stage][step]["median_seconds"]`` for the steps ``"add"``, ``"squeeze"``, ``"scale_then_add"`` and
+    ``"fused_scale_add"`` on each stage's feature map (one memory format of ``benchmarks/se_overhead.py``'s
+    ``"ops"``), and ``blocks_per_stage[stage]`` SE blocks per stage. Naive: Σ n·(squeeze + scale_then_add − add);
+    fused: Σ n·(squeeze + fused_scale_add − add). The excitation's FC layers are left out. Used in "Costs".
+    """
+    if not isinstance(ops, dict) or not isinstance(blocks_per_stage, dict) or not blocks_per_stage:
+        raise TypeError("ops must be a dict {stage: {step: timing}} and blocks_per_stage a non-empty dict {stage: n}")
+    steps = ("add", "squeeze", "scale_then_add", "fused_scale_add")
+    total = {"naive": 0.0, "fused": 0.0}
+    for stage, n in blocks_per_stage.items():
+        n = checks.positive_int(f"blocks_per_stage[{stage!r}]", n)
+        if stage not in ops:
+            raise ValueError(f"ops has no stage {stage!r}; it has {', '.join(map(repr, ops))}")
+        missing = [s for s in steps if s not in ops[stage]]
+        if missing:
+            raise ValueError(f"ops[{stage!r}] must hold the steps {', '.join(steps)}; missing {', '.join(missing)}")
+        t = {s: float(ops[stage][s]["median_seconds"]) for s in steps}
+        total["naive"] += n * (t["squeeze"] + t["scale_then_add"] - t["add"])
+        total["fused"] += n * (t["squeeze"] + t["fused_scale_add"] - t["add"])
+    return total
+
+
+# How often the units of each SE bottleneck are on ("Learned channel weights", "The reduction ratio, measured").
+
+def bottleneck_activity(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """For each SE block of ``model``: the share of ``images`` for which each hidden unit of its bottleneck is on.
+
+    Hooks the activation (``excitation.act``, a ReLU in the paper) of every :class:`~sebook.se.ChannelAttention`
+    block that has one and returns ``{block name: (hidden,) fraction of images with activation > 0}``. Where a
+    unit is off, it contributes nothing and the gates fall back on the second layer's bias; with one hidden unit
+    (r = C), every image for which it is off gets exactly the same gates. Runs in eval mode without gradients,
+    in batches of ``batch_size``. Explained in "Learned channel weights".
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    images = checks.feature_map(images, name="images")
+    batch_size = checks.positive_int("batch_size", batch_size)
+    counts: dict[str, torch.Tensor] = {}
+    handles = []
+    for name, sub in model.named_modules():
+        act = getattr(getattr(sub, "excitation", None), "act", None)
+        if isinstance(sub, ChannelAttention) and isinstance(act, nn.Module):
+            handles.append(act.register_forward_hook(lambda _m, _i, out, key=name: counts.__setitem__(
+                key, counts.get(key, 0) + (out.detach() > 0).sum(0).double().cpu())))
+    if not handles:
+        raise ValueError("model contains no SE block with a bottleneck activation (excitation.act)")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, images.shape[0], batch_size):
+                model(images[start:start + batch_size])
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return {name: counts[name] / images.shape[0] for name in counts}

@@ -30,7 +30,7 @@ BOOK_STYLE = {
     "image.cmap": "viridis",
     "svg.hashsalt": "sebook",
 }
-"""rcParams of the book: small, sharp figures on white that read the same in light and dark mode."""
+"""The book's rcParams, small, sharp figures on white that read the same in light and dark mode."""
 
 
 def use_book_style() -> None:
@@ -643,7 +643,7 @@ def reduction_ratio_panel(costs: dict[float, dict[int, dict[str, int]]], r: floa
         for xi, v in zip(x, values):
             ax.text(xi, v * 1.25, f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v:,}", ha="center", va="bottom", fontsize=7)
         ax.set_xticks(x)
-        ax.set_xticklabels([f"{c}\n(w={costs[r][c]['width']})" for c in widths], fontsize=8)
+        ax.set_xticklabels([f"{c}\nw={costs[r][c]['width']}" for c in widths], fontsize=7.5)
         ax.set(title=f"{name}, r = {r:g}", xlabel="channels C (bottleneck width w)", ylabel=f"{key} (log scale)")
     g = _numpy(gates).ravel()
     ax_g.bar(np.arange(len(g)), g, width=0.85, color="tab:green")
@@ -670,7 +670,7 @@ def gate_histogram(gates: dict[str, torch.Tensor], title: str, bins: int = 50) -
         ax.hist(v, bins=edges, alpha=0.6, color=colour, label=f"{name} (mean {v.mean():.3f}, std {v.std():.3f})")
         ax.axvline(float(v.mean()), color=colour, linestyle="--", linewidth=1)
     ax.set(title=title, xlabel="gate value", ylabel="count (channels × inputs)", xlim=(0, 1))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
