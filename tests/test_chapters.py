@@ -84,3 +84,22 @@ def test_ends_with_exercises_with_hidden_solutions(nb):
 
 def test_cites_its_sources(nb):
     assert "{cite}" in "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_code_fences_inside_directives_are_nested_correctly(nb):
+    """A ```python fence inside a ```{solution} closes the directive early: the outer fence needs four backticks."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        open_fences: list[int] = []
+        for line in cell.source.splitlines():
+            m = re.match(r"^(`{3,})(\{[\w-]+\}|\w*)", line)
+            if not m:
+                continue
+            ticks, kind = len(m.group(1)), m.group(2)
+            if kind:
+                assert not (kind[0] != "{" and open_fences and open_fences[-1] <= ticks), \
+                    f"a {'`' * ticks}{kind} fence inside a directive fenced with {open_fences[-1]} backticks: {line!r}"
+                open_fences.append(ticks)
+            elif open_fences:
+                open_fences.pop()

@@ -717,7 +717,7 @@ def ablation_rows(results: dict[str, Sequence[float]], baseline: str, paper: dic
     ``results`` maps a label to accuracies over seeds (fractions or %); ``paper`` maps labels to the published top-1
     *error* (%) of the same variant (labels without one get ``None``). Each row holds ``label``, ``mean``, ``std``,
     ``n``, ``difference`` (mean minus the baseline's mean), ``standard_error`` of that difference, ``ratio``
-    (|difference| / standard error), ``beyond_noise`` (ratio > 2), ``paper_error`` and ``paper_gain`` (the paper's
+    (``|difference|`` / standard error), ``beyond_noise`` (ratio > 2), ``paper_error`` and ``paper_gain`` (the paper's
     baseline error minus the variant's, so that a positive gain means better, as for the difference). With
     ``spread`` (e.g. :func:`pooled_seed_spread`'s ``std``) the standard error is ``spread * sqrt(1/n + 1/n_b)``;
     without it, each pair's own spreads (Welch's, as :func:`compare_with_baseline`). Explained in "Ablations".
