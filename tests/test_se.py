@@ -162,3 +162,21 @@ def test_bad_recalibration_inputs():
         recalibrate_add(x, torch.rand(2, 4), torch.randn(2, 4, 2, 2))
     with pytest.raises(ValueError, match="expected 4"):
         Excitation(4)(torch.randn(2, 5))
+
+
+def test_inference_restores_the_mode_and_batches_match_one_pass():
+    from sebook.runtime import forward_in_batches, inference
+
+    block = sebook.SEBlock(16, 4).train()
+    x = torch.randn(7, 16, 5, 5)
+    with inference(block):
+        assert not block.training and not torch.is_grad_enabled()
+        whole = block(x)
+    assert block.training and torch.is_grad_enabled()
+    torch.testing.assert_close(forward_in_batches(block, x, 3), whole)
+    assert forward_in_batches(block, x[:0], 3).numel() == 0
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
+        forward_in_batches(block, x, 0)
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
+        with inference("block"):
+            pass

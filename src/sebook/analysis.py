@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import checks
+from .runtime import forward_in_batches, inference
 from .se import ChannelAttention
 
 
@@ -35,13 +36,8 @@ def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     param = next(module.parameters(), None)
     x = torch.zeros(input_shape, dtype=param.dtype if param is not None else torch.float32,
                     device=param.device if param is not None else "cpu")
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(x)
-    finally:
-        module.train(was_training)
+    with inference(module), FlopCounterMode(display=False) as counter:
+        module(x)
     return int(counter.get_total_flops())
 
 
@@ -116,13 +112,10 @@ def _run_with_hooks(module: nn.Module, x: torch.Tensor, pre, post, targets) -> N
     for name, sub in targets:
         handles.append(sub.register_forward_pre_hook(lambda _m, _i, key=name: pre(key)))
         handles.append(sub.register_forward_hook(lambda _m, inputs, out, key=name: post(key, inputs, out)))
-    was_training = module.training
-    module.eval()
     try:
-        with torch.no_grad():
+        with inference(module):
             module(x)
     finally:
-        module.train(was_training)
         for handle in handles:
             handle.remove()
 
@@ -294,20 +287,8 @@ def class_mean_gates(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes - 1}], got values from {int(labels.min())} to "
                          f"{int(labels.max())}")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), capture_gates(model) as gates:
-            for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size])
-    finally:
-        model.train(was_training)
     result = {}
-    for name, chunks in gates.items():
-        g = torch.cat(chunks)
-        if g.dim() != 2:
-            raise ValueError(f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; class means need "
-                             f"one gate per channel (B, C)")
+    for name, g in gates_per_image(model, images, batch_size).items():
         sums = torch.zeros(num_classes, g.shape[1], dtype=g.dtype).index_add_(0, labels.long(), g)
         counts = torch.bincount(labels.long(), minlength=num_classes).to(g.dtype)[:, None]
         result[name] = sums / counts
@@ -327,14 +308,8 @@ def gates_per_image(model: nn.Module, images: torch.Tensor, batch_size: int = 50
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     images = checks.feature_map(images, name="images")
     batch_size = checks.positive_int("batch_size", batch_size)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), capture_gates(model) as gates:
-            for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size])
-    finally:
-        model.train(was_training)
+    with capture_gates(model) as gates:
+        forward_in_batches(model, images, batch_size)
     result = {}
     for name, chunks in gates.items():
         g = torch.cat(chunks) if chunks else torch.empty(0, 0)
@@ -776,14 +751,9 @@ def gate_logits_per_image(model: nn.Module, images: torch.Tensor, batch_size: in
     logits: dict[str, list[torch.Tensor]] = {name: [] for name, _ in targets}
     handles = [m.excitation.gate.register_forward_pre_hook(
         lambda _m, inputs, key=name: logits[key].append(inputs[0].detach().cpu())) for name, m in targets]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size])
+        forward_in_batches(model, images, batch_size)
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     result = {}
@@ -865,14 +835,9 @@ def bottleneck_activity(model: nn.Module, images: torch.Tensor, batch_size: int 
                 key, counts.get(key, 0) + (out.detach() > 0).sum(0).double().cpu())))
     if not handles:
         raise ValueError("model contains no SE block with a bottleneck activation (excitation.act)")
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size])
+        forward_in_batches(model, images, batch_size)
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return {name: counts[name] / images.shape[0] for name in counts}

@@ -1,11 +1,15 @@
-"""One call at the top of every chapter: seeds, threads, deterministic algorithms and the figure style."""
+"""One call at the top of every chapter (seeds, threads, deterministic algorithms, figure style), and running a model
+for inference without leaving it changed."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 from . import checks, plots
 
@@ -25,3 +29,26 @@ def setup(seed: int = 0, threads: int = BOOK_THREADS) -> None:
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     plots.use_book_style()
+
+
+@contextlib.contextmanager
+def inference(module: nn.Module) -> Iterator[nn.Module]:
+    """Within the ``with``: ``module`` in eval mode and no gradients; its train/eval mode is restored afterwards."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield module
+    finally:
+        module.train(was_training)
+
+
+def forward_in_batches(model: nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``model``'s outputs for ``inputs``, computed ``batch_size`` at a time under :func:`inference`, concatenated."""
+    batch_size = checks.positive_int("batch_size", batch_size)
+    if len(inputs) == 0:
+        return torch.empty(0)
+    with inference(model):
+        return torch.cat([model(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])

@@ -30,6 +30,7 @@ from .blocks import INTEGRATIONS
 from .data import FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, load_fashion_mnist
 from .excitation import GATES
 from .fashion_models import DEFAULT_WIDTHS, FashionNet, FashionNetConfig
+from .runtime import forward_in_batches
 from .squeeze import SQUEEZE_MODES
 
 EPOCHS = 2
@@ -72,12 +73,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     images = checks.feature_map(images, name="images")
     batch_size = checks.positive_int("batch_size", batch_size)
-    was_training = model.training
-    model.eval()
-    try:
-        return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
-    finally:
-        model.train(was_training)
+    return forward_in_batches(model, images, batch_size)
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
