@@ -69,3 +69,30 @@ def test_bad_paths_are_refused(tmp_path: Path):
         notebooks.find_notebooks([str(tmp_path / "missing.ipynb")])
     with pytest.raises(SystemExit):
         notebooks.main(["--timeout", "0", str(tmp_path)])
+
+
+def test_check_judges_text_as_nbval_does(tmp_path: Path):
+    """Streams split at different flush points, ignored cells and sanitized patterns are not changes."""
+    from sebook.notebooks import coalesce_streams, sanitize_patterns, text_outputs
+
+    def notebook(outputs_per_cell, sources):
+        nb = nbformat.v4.new_notebook()
+        for outputs, source in zip(outputs_per_cell, sources):
+            cell = nbformat.v4.new_code_cell(source)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in outputs]
+            nb.cells.append(cell)
+        return nb
+
+    sanitize = tmp_path / "sanitize.cfg"
+    sanitize.write_text("[addresses]\nregex: at 0x[0-9a-f]+\nreplace: at 0xADDRESS\n")
+    patterns = sanitize_patterns(sanitize)
+    sources = ["print(1)", "# NBVAL_IGNORE_OUTPUT\nprint(time.time())", "print(object())"]
+    one = notebook([["a\n", "b\n"], ["1.5\n"], ["<object at 0x7f00>\n"]], sources)
+    two = notebook([["a\nb\n"], ["2.5\n"], ["<object at 0x7f99>\n"]], sources)
+    assert text_outputs(one, patterns) == text_outputs(two, patterns)
+    assert text_outputs(one, patterns)[1] == []
+    merged = coalesce_streams([nbformat.v4.new_output("stream", name="stdout", text="a"),
+                               nbformat.v4.new_output("stream", name="stderr", text="b"),
+                               nbformat.v4.new_output("stream", name="stderr", text="c")])
+    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "a"), ("stderr", "bc")]
+    assert sanitize_patterns(tmp_path / "missing.cfg") == []

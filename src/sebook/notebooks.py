@@ -2,16 +2,19 @@
 
 ``python -m sebook.notebooks [NOTEBOOK ...]`` runs each notebook top to bottom in a fresh kernel (nbclient,
 ``store_widget_state=True``), then normalises what would otherwise change from run to run: cell ids, widget
-model ids, kernel metadata. It records the execution time and versions in ``metadata.sebook``, which the
-status page reads. ``--check`` re-executes without writing and fails if any text output would change.
+model ids, kernel metadata, and stream outputs split at random flush points. It records the execution time and versions in ``metadata.sebook``, which the
+status page reads. ``--check`` re-executes without writing and fails if any text output would change, judged as
+nbval judges it: cells marked ``# NBVAL_IGNORE_OUTPUT`` are skipped and the patterns of ``.nbval-sanitize.cfg`` apply.
 """
 from __future__ import annotations
 
 import argparse
+import configparser
 import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -26,6 +29,8 @@ KERNEL = "python3"
 TEXT_MIMES = ("text/plain", "text/html", "text/latex", "text/markdown")
 REPOSITORY = "https://github.com/se-book/squeeze-excitation-book"
 INSTALL_TAG = "install-if-missing"
+IGNORE_MARKER = "# NBVAL_IGNORE_OUTPUT"
+SANITIZE_FILE = Path(".nbval-sanitize.cfg")
 INSTALL_CELL = f"""\
 # On Colab, or wherever the book's library is missing, this cell fetches the book, installs its pinned
 # requirements and restarts the Python process so they load: then run the notebook again.
@@ -87,11 +92,25 @@ def ensure_install_cell(nb: nbformat.NotebookNode) -> None:
     first.metadata["tags"] = [INSTALL_TAG, "remove-cell"]
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same stream (where a kernel splits them depends on timing)."""
+    merged: list = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == out.get("name")):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Give cells and widget models ids derived from the notebook's name; drop run-specific metadata."""
+    """Give cells and widget models ids derived from the notebook's name; merge split streams; drop run metadata."""
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"{stem[:40]}-{i}"
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
@@ -104,21 +123,36 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     return nbformat.from_dict(json.loads(text))
 
 
-def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
-    """The text a reader (and nbval) sees, cell by cell: streams, errors and text mime types."""
+def sanitize_patterns(path: Path = SANITIZE_FILE) -> list[tuple[re.Pattern[str], str]]:
+    """The (regex, replacement) pairs of nbval's sanitize file, if there is one."""
+    if not path.is_file():
+        return []
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    return [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+
+
+def text_outputs(nb: nbformat.NotebookNode,
+                 patterns: list[tuple[re.Pattern[str], str]] | None = None) -> list[list[str]]:
+    """The text nbval compares, cell by cell: streams (merged), errors and text mime types, sanitized; cells marked
+    ``# NBVAL_IGNORE_OUTPUT`` give an empty list."""
     result = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        texts = []
-        for out in cell.get("outputs", []):
-            if out.output_type == "stream":
-                texts.append(f"{out.name}: {out.text}")
-            elif out.output_type == "error":
-                texts.append(f"error: {out.ename}: {out.evalue}")
-            else:
-                texts += [f"{m}: {out.data[m]}" for m in TEXT_MIMES if m in out.get("data", {})]
+        texts: list[str] = []
         result.append(texts)
+        if cell.source.lstrip().startswith(IGNORE_MARKER):
+            continue
+        for out in coalesce_streams([dict(o) for o in cell.get("outputs", [])]):
+            if out["output_type"] == "stream":
+                texts.append(f"{out['name']}: {out['text']}")
+            elif out["output_type"] == "error":
+                texts.append(f"error: {out['ename']}: {out['evalue']}")
+            else:
+                texts += [f"{m}: {out['data'][m]}" for m in TEXT_MIMES if m in out.get("data", {})]
+        for pattern, replacement in patterns or []:
+            texts[:] = [pattern.sub(replacement, t) for t in texts]
     return result
 
 
@@ -145,7 +179,8 @@ def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, lis
             cell.outputs, cell.execution_count = [], None
     seconds = execute(nb, path.parent.resolve(), timeout)
     nb = normalise(nb, path.stem)
-    old, new = text_outputs(original), text_outputs(nb)
+    patterns = sanitize_patterns()
+    old, new = text_outputs(original, patterns), text_outputs(nb, patterns)
     diffs = [f"{path}: code cell {i}: text output changed" for i, (a, b) in enumerate(zip(old, new)) if a != b]
     if len(old) != len(new):
         diffs.append(f"{path}: number of code cells changed")
