@@ -123,6 +123,14 @@ class WritesAFile:
         return exec, (f"open({str(self.marker)!r}, 'w').write('code ran')",)
 
 
+class CallsSystem:
+    """Unpickling this would run a shell command (it is never unpickled unrestricted here)."""
+
+    def __reduce__(self):
+        import os
+        return (os.system, ("false",))
+
+
 def test_pickled_code_is_refused_without_running(saved, tmp_path):
     path, _ = saved
     marker = tmp_path / "marker.txt"
@@ -137,6 +145,10 @@ def test_pickled_code_is_refused_without_running(saved, tmp_path):
     with pytest.raises(CheckpointError, match=f"{raw} was refused.*Unsupported global: GLOBAL exec"):
         load_checkpoint(raw)
     assert not marker.exists()
+    blocked = tmp_path / "blocked.pt"  # a call into a module torch blocks outright (os.system)
+    torch.save({"metrics": CallsSystem()}, blocked)
+    with pytest.raises(CheckpointError, match=f"{blocked} was refused.*unsupported GLOBAL posix.system"):
+        load_checkpoint(blocked)
     # the payload really is dangerous: an unrestricted unpickler runs it
     pickle.loads(pickle.dumps(WritesAFile(marker)))
     assert marker.read_text() == "code ran"

@@ -156,9 +156,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"WeightsUnpickler error:\s*(.*?)\s*(\n\n|$)", str(error), re.DOTALL)
+        found = (re.search(r"WeightsUnpickler error:\s*(.*?)\s*(\n\n|$)", str(error), re.DOTALL)
+                 or re.search(r"^(.*unsupported GLOBAL.*)$", str(error), re.MULTILINE | re.IGNORECASE))
         detail = found.group(1).split(". Please use")[0] if found else str(error).splitlines()[0]
-        if "Unsupported global" in detail:
+        if "unsupported global" in detail.lower():
             raise CheckpointError(f"{path} was refused: it holds pickled objects other than tensors and plain "
                                   f"containers (possibly code), which weights-only loading never runs "
                                   f"({detail})") from None
