@@ -155,15 +155,20 @@ def attention_elementwise_ops(model: nn.Module, input_shape: tuple[int, ...]) ->
     B·C·H·W multiplications for the recalibration, so ``2·B·C·H·W``. The paper's "GFLOPs" include them. Used in
     "SE-ResNet" and "Costs".
     """
+    return 2 * sum(numel for numel, _ in attention_inputs(model, input_shape))
+
+
+def attention_inputs(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(values, bytes per value) of the input of every SE, ECA or CBAM block of ``model``, for one forward pass."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     targets = [(n, m) for n, m in model.named_modules() if isinstance(m, ChannelAttention)]
     if not targets:
         raise ValueError("model contains no SE, ECA or CBAM block")
-    total = [0]
+    sizes: list[tuple[int, int]] = []
     _run_with_hooks(model, _input_for(model, input_shape), lambda key: None,
-                    lambda key, inputs, _o: total.__setitem__(0, total[0] + 2 * inputs[0].numel()), targets)
-    return total[0]
+                    lambda key, inputs, _o: sizes.append((inputs[0].numel(), inputs[0].element_size())), targets)
+    return sizes
 
 
 def machine_info() -> dict[str, object]:
@@ -624,16 +629,8 @@ def recalibration_traffic(model: nn.Module, input_shape: tuple[int, ...]) -> dic
     plain addition. So SE adds 3·n·e bytes in the naive form and n·e in the fused one, if nothing stays in cache.
     Returns ``{"one_pass": Σ n·e, "naive": 3·Σ n·e, "fused": Σ n·e}`` in bytes. Used in "Costs".
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    targets = [(n, m) for n, m in model.named_modules() if isinstance(m, ChannelAttention)]
-    if not targets:
-        raise ValueError("model contains no SE, ECA or CBAM block")
-    total = [0]
-    _run_with_hooks(model, _input_for(model, input_shape), lambda key: None,
-                    lambda key, inputs, _o: total.__setitem__(0, total[0] + inputs[0].numel()
-                                                              * inputs[0].element_size()), targets)
-    return {"one_pass": total[0], "naive": 3 * total[0], "fused": total[0]}
+    one_pass = sum(numel * size for numel, size in attention_inputs(model, input_shape))
+    return {"one_pass": one_pass, "naive": 3 * one_pass, "fused": one_pass}
 
 
 # Gates of freshly initialised SE blocks ("Excitation").
