@@ -129,7 +129,7 @@ def test_gates_of_one_are_the_identity():
     ({"channels": 16, "gate_layer": "sigmoud"}, ValueError, ["gate_layer", "'sigmoid'"]),
     ({"channels": 16, "act_layer": "relu7"}, ValueError, ["act_layer", "'relu'"]),
     ({"channels": 16, "rd_channels": 0}, ValueError, ["rd_channels"]),
-    ({"channels": 16, "divisor": 0}, ValueError, ["divisor"]),
+    ({"channels": 16, "rd_divisor": 0}, ValueError, ["divisor"]),
 ])
 def test_bad_constructor_arguments(kwargs, exc, words):
     with pytest.raises(exc) as info:

@@ -108,11 +108,11 @@ class SharedMLPGate(nn.Module):
     ``sigmoid(MLP(z_avg) + MLP(z_max))`` with ``MLP = fc2(relu(fc1(.)))`` (Woo et al., Eq. 2): (B, 2, C) -> (B, C).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
                  act_layer: LayerSpec = "relu") -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
                               act_layer=act_layer, gate_layer="identity")
         self.gate = nn.Sigmoid()
 
@@ -154,16 +154,16 @@ class CBAMBlock(ChannelAttention):
 
     Args:
         channels: C, the number of channels of the input.
-        reduction, rd_channels, divisor, act_layer: as for :class:`~sebook.se.SEBlock` (the shared MLP).
+        reduction, rd_channels, rd_divisor, act_layer: as for :class:`~sebook.se.SEBlock` (the shared MLP).
         spatial_kernel: kernel size of the spatial attention's convolution (7 in the paper).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
                  act_layer: LayerSpec = "relu", spatial_kernel: int = 7) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.squeeze = AvgMaxDescriptors()
-        self.excitation = SharedMLPGate(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+        self.excitation = SharedMLPGate(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
                                         act_layer=act_layer)
         self.spatial = SpatialGate(_odd_kernel("spatial_kernel", spatial_kernel, "so the map keeps its size"))
 
@@ -180,11 +180,11 @@ class PositionwiseExcitation(nn.Module):
     excitation of the SENet paper's NoSqueeze variant.
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
                  act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
                               act_layer=act_layer, gate_layer=gate_layer, bias=bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -212,12 +212,12 @@ class NoSqueezeBlock(ChannelAttention):
     Args: as for :class:`~sebook.se.SEBlock`, without ``squeeze``.
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
                  act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.squeeze = KeepSpatial()
-        self.excitation = PositionwiseExcitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+        self.excitation = PositionwiseExcitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
                                                  act_layer=act_layer, gate_layer=gate_layer, bias=bias)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:

@@ -80,18 +80,18 @@ class Excitation(nn.Module):
         channels: C, the number of channels of the feature map.
         reduction: r; the hidden width is ``squeeze_width(channels, reduction, divisor)``.
         rd_channels: the hidden width, given directly (overrides ``reduction``).
-        divisor: round the hidden width to a multiple of this.
+        rd_divisor: round the hidden width to a multiple of this.
         act_layer: nonlinearity between the two layers (a name from ``ACTIVATIONS`` or a module class).
         gate_layer: the gate (a name from ``GATES`` or a module class); the paper's is ``"sigmoid"``.
         bias: whether the two linear layers have biases (the paper's do).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
                  act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         if rd_channels is None:
-            rd_channels = squeeze_width(channels, reduction, divisor)
+            rd_channels = squeeze_width(channels, reduction, rd_divisor)
         self.rd_channels = checks.positive_int("rd_channels", rd_channels)
         self.fc1 = nn.Linear(self.channels, self.rd_channels, bias=bias)
         self.act = create_layer(act_layer, ACTIVATIONS, "act_layer")

@@ -44,19 +44,19 @@ class SEBlock(ChannelAttention):
         channels: C, the number of channels of the input.
         reduction: r, the reduction ratio of the bottleneck (the paper's default is 16).
         rd_channels: the bottleneck width, given directly (overrides ``reduction``).
-        divisor: round the bottleneck width to a multiple of this (1: nearest integer, never 0).
+        rd_divisor: round the bottleneck width to a multiple of this (1: nearest integer, never 0).
         squeeze: ``"avg"`` (the paper's), ``"max"`` or ``"avgmax"``.
         act_layer: nonlinearity inside the bottleneck (``"relu"`` in the paper).
         gate_layer: the gate (``"sigmoid"`` in the paper).
         bias: whether the excitation's linear layers have biases.
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, divisor: int = 1,
+    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
                  squeeze: str = "avg", act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid",
                  bias: bool = True) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.squeeze = Squeeze(checks.one_of("squeeze", squeeze, SQUEEZE_MODES))
-        self.excitation = Excitation(channels, reduction, rd_channels=rd_channels, divisor=divisor,
+        self.excitation = Excitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
                                      act_layer=act_layer, gate_layer=gate_layer, bias=bias)
 
