@@ -25,10 +25,10 @@ book: setup  ## Build the website into _build/html (warnings are errors)
 test: book  ## Library tests, nbval on every chapter (twice), notebook re-execution check, browser tests of the site
 	$(PY) -m pytest tests/ chapters/ --nbval $(SANITIZE)
 	$(PY) -m pytest chapters/ --nbval $(SANITIZE) -q
-	$(PY) -m sebook.notebooks --check
+	$(PY) tools/notebooks.py --check
 
 notebooks: setup  ## Re-execute every chapter in place (after changing the library or a chapter)
-	$(PY) -m sebook.notebooks
+	$(PY) tools/notebooks.py
 
 clean:
 	rm -rf _build _static/vendor

@@ -1,7 +1,7 @@
 """CPU time of SE, ECA, CBAM and NoSqueeze on ResNet-50's stage shapes: the measurements behind "Successors".
 
-Three levels, each timed in interleaved rounds in one process (:func:`sebook.analysis.interleaved_timings`) and
-reported as the median of the round-by-round time ratios (:func:`sebook.analysis.median_ratios`):
+Three levels, each timed in interleaved rounds in one process (:func:`sebook.timing.interleaved_timings`) and
+reported as the median of the round-by-round time ratios (:func:`sebook.timing.median_ratios`):
 
 1. ``blocks``: each attention block alone on the output feature map of each stage (ratios to SE);
 2. ``units``: a whole bottleneck unit of each stage (stride 1) with each block, ratios to the plain unit;
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from sebook import analysis, models
+from sebook import models, timing
 from sebook.attention import make_attention
 from sebook.blocks import bottleneck
 
@@ -47,8 +47,8 @@ def time_blocks(batch: int, repeats: int, warmup: int) -> dict[str, dict[str, di
             block = make_attention(name, channels).eval()
             candidates[name] = lambda block=block: block(x)
         with torch.inference_mode():
-            timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
-        result[stage] = analysis.median_ratios(timings, "se")
+            timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+        result[stage] = timing.median_ratios(timings, "se")
     return result
 
 
@@ -64,8 +64,8 @@ def time_units(batch: int, repeats: int, warmup: int) -> dict[str, dict[str, dic
             unit = bottleneck(4 * width, width, attention=name).eval()
             candidates[name] = lambda unit=unit: unit(x)
         with torch.inference_mode():
-            timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
-        result[stage] = analysis.median_ratios(timings, "none")
+            timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+        result[stage] = timing.median_ratios(timings, "none")
     return result
 
 
@@ -79,8 +79,8 @@ def time_networks(batch: int, size: int, repeats: int, warmup: int) -> dict[str,
         model = models.ResNet(models.RESNET_LAYERS[50], attention=name).eval()
         candidates[name] = lambda model=model: model(x)
     with torch.inference_mode():
-        timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
-    return analysis.median_ratios(timings, "none")
+        timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+    return timing.median_ratios(timings, "none")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--warmup must be >= 0, got {args.warmup}")
 
     torch.set_num_threads(args.threads)
-    before = analysis.machine_info()
+    before = timing.machine_info()
     blocks = time_blocks(args.batch, args.repeats, args.warmup)
     units = time_units(args.batch, args.repeats, args.warmup)
     networks = None if args.no_networks else time_networks(args.batch, args.size, args.net_repeats, args.warmup)
-    after = analysis.machine_info()
+    after = timing.machine_info()
     results = {
         "settings": {"threads": args.threads, "batch": args.batch, "size": args.size, "repeats": args.repeats,
                      "net_repeats": args.net_repeats, "warmup": args.warmup,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from sebook import analysis, models
+from sebook import models, timing
 from sebook.recalibration import recalibrate, recalibrate_add
 from sebook.squeeze import global_avg_pool
 
@@ -48,15 +48,15 @@ def time_networks(batch: int, size: int, repeats: int, warmup: int) -> dict[str,
     resnet101 = models.resnet101().eval()
     candidates["resnet101/contiguous"] = lambda: resnet101(x)
     with torch.inference_mode():
-        timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
+        timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
     result: dict[str, dict[str, dict[str, float]]] = {}
     for fmt in FORMATS:
         subset = {name: timings[f"{name}/{fmt}"] for name in NETWORKS}
-        result[fmt] = analysis.median_ratios(subset, "resnet50")
+        result[fmt] = timing.median_ratios(subset, "resnet50")
     across = {"contiguous": timings["resnet50/contiguous"], "channels_last": timings["resnet50/channels_last"]}
-    result["resnet50_channels_last_vs_contiguous"] = analysis.median_ratios(across, "contiguous")["channels_last"]
+    result["resnet50_channels_last_vs_contiguous"] = timing.median_ratios(across, "contiguous")["channels_last"]
     versus = {"resnet101": timings["resnet101/contiguous"], "se_resnet50": timings["se_resnet50_fused/contiguous"]}
-    result["se_resnet50_fused_vs_resnet101"] = analysis.median_ratios(versus, "resnet101")["se_resnet50"]
+    result["se_resnet50_fused_vs_resnet101"] = timing.median_ratios(versus, "resnet101")["se_resnet50"]
     return result
 
 
@@ -78,8 +78,8 @@ def time_ops(batch: int, repeats: int) -> dict[str, dict[str, dict[str, dict[str
                 "fused_scale_add": lambda: recalibrate_add(x, gates, residual),
             }
             with torch.inference_mode():
-                timings = analysis.interleaved_timings(candidates, repeats=repeats, warmup=2)
-            result[fmt][stage] = analysis.median_ratios(timings, "add")
+                timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=2)
+            result[fmt][stage] = timing.median_ratios(timings, "add")
     return result
 
 
@@ -100,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--warmup must be >= 0, got {args.warmup}")
 
     torch.set_num_threads(args.threads)
-    before = analysis.machine_info()
+    before = timing.machine_info()
     networks = time_networks(args.batch, args.size, args.repeats, args.warmup)
     ops = time_ops(args.batch, args.op_repeats)
-    after = analysis.machine_info()
+    after = timing.machine_info()
     results = {
         "settings": {"threads": args.threads, "batch": args.batch, "size": args.size, "repeats": args.repeats,
                      "warmup": args.warmup, "op_repeats": args.op_repeats, "mode": "torch.inference_mode, eval()"},

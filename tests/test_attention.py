@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import sebook
-from sebook import analysis
+from sebook import costs, gate_stats
 from sebook.attention import (ATTENTION, CBAMBlock, ChannelConv, ECABlock, NoAttention, NoSqueezeBlock,
                               PositionwiseExcitation, SharedMLPGate, SpatialGate, eca_kernel_size, make_attention)
 from sebook.blocks import INTEGRATIONS, ResidualUnit, bottleneck
@@ -60,13 +60,13 @@ def test_eca_reference_formula():
 @pytest.mark.parametrize("channels", [16, 64, 256, 2048])
 def test_eca_has_k_parameters_and_no_bias(channels):
     block = ECABlock(channels)
-    assert analysis.count_parameters(block) == block.kernel_size
+    assert costs.count_parameters(block) == block.kernel_size
     assert block.excitation.conv.bias is None
 
 
 def test_eca_explicit_kernel_size():
     block = ECABlock(64, kernel_size=9)
-    assert block.kernel_size == 9 and analysis.count_parameters(block) == 9
+    assert block.kernel_size == 9 and costs.count_parameters(block) == 9
     assert block(torch.randn(2, 64, 4, 4)).shape == (2, 64, 4, 4)
 
 
@@ -96,8 +96,8 @@ def test_cbam_parameters(channels, reduction):
     hidden = max(1, round(channels / reduction))
     mlp = channels * hidden + hidden + hidden * channels + channels  # shared MLP with biases
     spatial = 2 * 7 * 7 + 2  # 7x7 conv, 2 -> 1 channel, no bias; BatchNorm scale and shift
-    assert analysis.count_parameters(block) == mlp + spatial
-    assert analysis.count_parameters(block) - analysis.count_parameters(sebook.SEBlock(channels, reduction)) == spatial
+    assert costs.count_parameters(block) == mlp + spatial
+    assert costs.count_parameters(block) - costs.count_parameters(sebook.SEBlock(channels, reduction)) == spatial
 
 
 def test_cbam_matches_the_authors_module():
@@ -160,9 +160,9 @@ def test_nosqueeze_equals_two_1x1_convolutions():
 
 def test_nosqueeze_has_ses_parameters_and_more_flops():
     se, ns = sebook.SEBlock(64, 16), NoSqueezeBlock(64, 16)
-    assert analysis.count_parameters(ns) == analysis.count_parameters(se)
+    assert costs.count_parameters(ns) == costs.count_parameters(se)
     shape = (1, 64, 14, 14)
-    assert analysis.count_flops(ns, shape) == 14 * 14 * analysis.count_flops(se, shape)
+    assert costs.count_flops(ns, shape) == 14 * 14 * costs.count_flops(se, shape)
 
 
 def test_nosqueeze_gates_are_local():
@@ -233,7 +233,7 @@ def test_every_parameter_gets_a_gradient(name):
 def test_blocks_are_channel_attention_and_captured(name):
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), BLOCKS[name](16))
     assert isinstance(model[1], ChannelAttention)
-    with analysis.capture_gates(model) as gates:
+    with gate_stats.capture_gates(model) as gates:
         model(torch.randn(2, 3, 6, 6))
     assert list(gates) == ["1"] and gates["1"][0].shape[:2] == (2, 16)
 
@@ -263,7 +263,7 @@ def test_bottleneck_builds_every_attention(name):
 
 
 def test_make_attention():
-    assert set(ATTENTION) == {"none", "se", "eca", "cbam", "nosqueeze"}
+    assert set(ATTENTION) == {"none", "se", "eca", "cbam", "nosqueeze", "ge", "ge_theta", "gc", "grn"}
     assert isinstance(make_attention("none", 8), NoAttention)
     assert make_attention("se", 64, reduction=8).excitation.rd_channels == 8
     assert make_attention("cbam", 64, reduction=8).excitation.mlp.rd_channels == 8
@@ -330,117 +330,8 @@ def test_bad_descriptor_inputs():
         SpatialGate()(torch.randn(2, 8))
 
 
-# Helpers of the "Ablations" and "Successors" chapters (sebook.analysis, sebook.plots) ------------------------------
-
-def test_seed_statistics():
-    s = analysis.seed_statistics([0.90, 0.91, 0.92])
-    assert s["n"] == 3 and s["min"] == 0.90 and s["max"] == 0.92
-    assert s["mean"] == pytest.approx(0.91) and s["std"] == pytest.approx(0.01)
-    assert analysis.seed_statistics([0.5])["std"] == 0.0
-
-
-@pytest.mark.parametrize("values, exc", [([], ValueError), ("abc", ValueError), ([0.1, "x"], TypeError),
-                                         ([0.1, float("nan")], TypeError), ([True, 0.2], TypeError)])
-def test_seed_statistics_bad_values(values, exc):
-    with pytest.raises(exc, match="values"):
-        analysis.seed_statistics(values)
-
-
-def test_compare_with_baseline():
-    far = analysis.compare_with_baseline([0.95, 0.951, 0.949], [0.90, 0.901, 0.899])
-    assert far["difference"] == pytest.approx(0.05) and far["exceeds_spread"] and not far["ranges_overlap"]
-    assert far["standard_error"] == pytest.approx((2 * 0.001 ** 2 / 3) ** 0.5)
-    near = analysis.compare_with_baseline([0.90, 0.92, 0.91], [0.905, 0.915, 0.91])
-    assert not near["exceeds_spread"] and near["ranges_overlap"]
-    same = analysis.compare_with_baseline([0.9, 0.9], [0.9, 0.9])
-    assert same["ratio"] == 0.0 and not same["exceeds_spread"]
-    with pytest.raises(ValueError, match="at least 2 seeds"):
-        analysis.compare_with_baseline([0.9], [0.9, 0.91])
-
-
-def test_class_mean_gates():
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), sebook.SEBlock(8, 2), ECABlock(8))
-    images, labels = torch.randn(12, 1, 6, 6), torch.tensor([0, 1, 2] * 4)
-    means = analysis.class_mean_gates(model, images, labels, num_classes=4, batch_size=5)
-    assert set(means) == {"1", "2"} and means["1"].shape == (4, 8)
-    with torch.no_grad():
-        gates = model[1].gates(model[0](images))
-    torch.testing.assert_close(means["1"][1], gates[labels == 1].mean(0))
-    assert torch.isnan(means["1"][3]).all()  # no image of class 3
-    assert model.training  # the mode is restored
-
-
-def test_class_mean_gates_bad_arguments():
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), sebook.SEBlock(8, 2))
-    images = torch.randn(4, 1, 6, 6)
-    with pytest.raises(ValueError, match="labels must be a 1-D tensor"):
-        analysis.class_mean_gates(model, images, torch.zeros(3, dtype=torch.long), 2)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
-        analysis.class_mean_gates(model, images, torch.tensor([0, 1, 2, 0]), 2)
-    with pytest.raises(ValueError, match="num_classes"):
-        analysis.class_mean_gates(model, images, torch.zeros(4, dtype=torch.long), 0)
-    with pytest.raises(TypeError, match="model"):
-        analysis.class_mean_gates("model", images, torch.zeros(4, dtype=torch.long), 2)
-    nosqueeze = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), NoSqueezeBlock(8, 2))
-    with pytest.raises(ValueError, match="one gate per channel"):
-        analysis.class_mean_gates(nosqueeze, images, torch.zeros(4, dtype=torch.long), 2)
-
-
-def test_seed_dots_and_class_gate_bars():
-    import matplotlib.pyplot as plt
-
-    from sebook import plots
-
-    fig = plots.seed_dots({"SE": [90.1, 90.5, 90.3], "max": [89.9, 90.2, 90.0], "none": [90.4]}, "Squeeze",
-                          baseline="SE", paper={"SE": 22.28, "max": 22.57})
-    left, right = fig.axes[:2]
-    assert left.get_title() == "Squeeze" and left.get_xlabel() == "test accuracy (%)"
-    assert right.get_xlabel() == "ImageNet top-1 error (%)"
-    assert [t.get_text() for t in left.get_yticklabels()] == ["SE", "max", "none"]  # first variant on top
-    assert left.get_yticks()[0] > left.get_yticks()[-1]
-    plt.close(fig)
-    fig = plots.seed_dots({"SE": [1.0, 2.0]}, "t")
-    assert len(fig.axes) == 1
-    plt.close(fig)
-    with pytest.raises(ValueError, match="baseline"):
-        plots.seed_dots({"SE": [1.0]}, "t", baseline="ECA")
-    with pytest.raises(ValueError, match="at least one"):
-        plots.seed_dots({}, "t")
-    fig = plots.class_gate_bars({"SE": torch.rand(8), "ECA": torch.rand(8)},
-                                {"SE": torch.rand(8), "ECA": torch.rand(8)}, "Class 3")
-    assert fig._suptitle.get_text() == "Class 3" and fig.axes[-1].get_xlabel().startswith("channel of the block")
-    assert all(ax.get_ylabel() == "mean gate" for ax in fig.axes)
-    plt.close(fig)
-    with pytest.raises(ValueError, match="same"):
-        plots.class_gate_bars({"SE": torch.rand(8)}, {"ECA": torch.rand(8)}, "t")
+# Helpers of the "Ablations" and "Successors" chapters (sebook.seed_stats, sebook.gates, sebook.charts) ------------------------------
 
 
 def _entry(command, seed, accuracy):
     return {"command": command, "seed": seed, "metrics": {"test_accuracy": accuracy}}
-
-
-def test_training_recipe_keeps_only_the_training_options():
-    a = analysis.training_recipe("python -m sebook.train --attention eca --seed 2 --out checkpoints/eca_standard_s2.pt")
-    b = analysis.training_recipe("python -m sebook.train --attention se --reduction 4 --gate tanh --integration post "
-                                 "--seed 0 --epochs 2 --out x.pt")
-    assert a == b and a["epochs"] == 2 and a["widths"] == [16, 32, 64] and "seed" not in a and "attention" not in a
-    assert analysis.training_recipe("python -m sebook.train --epochs 3 --out x.pt") != a
-    with pytest.raises(ValueError, match="python -m sebook.train"):
-        analysis.training_recipe("python train.py --epochs 2")
-    with pytest.raises(TypeError, match="command"):
-        analysis.training_recipe(["python"])
-
-
-def test_seed_results():
-    cmd = "python -m sebook.train --attention {} --seed {} --out checkpoints/{}_s{}.pt"
-    entries = {f"{stem}_s{s}.pt": _entry(cmd.format(att, s, stem, s), s, acc + s / 100)
-               for stem, att, acc in [("none", "none", 0.8), ("eca_standard", "eca", 0.9)] for s in (0, 1)}
-    results = analysis.seed_results(entries, {"plain": "none", "ECA": "eca_standard"}, seeds=(0, 1))
-    assert results == {"plain": [0.8, 0.81], "ECA": [0.9, 0.91]}
-    with pytest.raises(ValueError, match="'none_s2.pt'"):
-        analysis.seed_results(entries, {"plain": "none"}, seeds=(0, 1, 2))
-    entries["eca_standard_s1.pt"]["command"] += " --epochs 5"
-    with pytest.raises(ValueError, match="trained differently"):
-        analysis.seed_results(entries, {"plain": "none", "ECA": "eca_standard"}, seeds=(0, 1))
-    with pytest.raises(TypeError, match="names"):
-        analysis.seed_results(entries, {}, seeds=(0,))

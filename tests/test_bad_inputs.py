@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import sebook
-from sebook import SEBlock, make_divisible, recalibrate, recalibrate_add, squeeze_width, widgets
-from sebook.analysis import count_flops
+from sebook import SEBlock, make_divisible, recalibrate, recalibrate_add, make_rd_channels, widgets
+from sebook.costs import count_flops
 from sebook.attention import CBAMBlock, ECABlock, make_attention
 from sebook.blocks import MBConv
 from sebook.data import load_fashion_mnist
@@ -50,9 +50,9 @@ CASES = [
     ("Squeeze('sum')", lambda: Squeeze("sum"), ValueError, r"mode must be one of 'avg', 'max', 'avgmax'; got 'sum'"),
     ("Squeeze()(x[0, 0])", lambda: Squeeze()(X[0, 0]), ValueError, r"x must be 4-D .* got 2"),
     ("Excitation(16, 0)", lambda: Excitation(16, 0), ValueError, r"reduction must be a number > 0, got 0"),
-    ("squeeze_width(0)", lambda: squeeze_width(0), ValueError, r"channels must be an integer >= 1, got 0"),
-    ("squeeze_width(8, reduction=0)", lambda: squeeze_width(8, 0), ValueError, r"reduction .* got 0"),
-    ("squeeze_width(8, divisor=0)", lambda: squeeze_width(8, 16, 0), ValueError, r"divisor must be an integer >= 1, got 0"),
+    ("make_rd_channels(0)", lambda: make_rd_channels(0), ValueError, r"channels must be an integer >= 1, got 0"),
+    ("make_rd_channels(8, reduction=0)", lambda: make_rd_channels(8, 0), ValueError, r"reduction .* got 0"),
+    ("make_rd_channels(8, rd_divisor=0)", lambda: make_rd_channels(8, 16, 0), ValueError, r"rd_divisor must be an integer >= 1, got 0"),
     ("make_divisible(-3)", lambda: make_divisible(-3), ValueError, r"value must be a number > 0, got -3"),
     ("make_divisible(8, divisor=0)", lambda: make_divisible(8, 0), ValueError, r"divisor .* got 0"),
     ("recalibrate(x, gates of shape (2, 8))", lambda: recalibrate(X, torch.rand(2, 8)), ValueError,
@@ -72,15 +72,15 @@ CASES = [
     ("CBAMBlock(16, spatial_kernel=4)", lambda: CBAMBlock(16, spatial_kernel=4), ValueError,
      r"spatial_kernel must be odd .* got 4"),
     ("CBAMBlock(32)(x)", lambda: CBAMBlock(32)(X), ValueError, r"expected 32, got 16"),
-    ("make_attention('gc', 16)", lambda: make_attention("gc", 16), ValueError,
-     r"attention must be one of 'none', 'se', 'eca', 'cbam', 'nosqueeze'; got 'gc'"),
+    ("make_attention('bam', 16)", lambda: make_attention("bam", 16), ValueError,
+     r"attention must be one of 'none', 'se', 'eca', 'cbam', 'nosqueeze', 'ge', 'ge_theta', 'gc', 'grn'; got 'bam'"),
     ("se_resnet50(integration='inside')", lambda: se_resnet50(integration="inside"), ValueError,
      r"integration must be one of 'standard', 'pre', 'post', 'identity'; got 'inside'"),
     ("se_resnet50(reduction=0)", lambda: se_resnet50(reduction=0), ValueError, r"reduction .* got 0"),
     ("MBConv(16, 24, kernel_size=4)", lambda: MBConv(16, 24, kernel_size=4), ValueError, r"kernel_size must be odd .* got 4"),
     ("MBConv(0, 24)", lambda: MBConv(0, 24), ValueError, r"in_channels must be an integer >= 1, got 0"),
     ("MBConv(16, 24, se_placement='end')", lambda: MBConv(16, 24, se_placement="end"), ValueError,
-     r"se_placement must be one of 'efficientnet', 'seed', 'none'; got 'end'"),
+     r"se_placement must be one of 'efficientnet', 'after_project', 'none'; got 'end'"),
     ("efficientnet_b0(dropout=1.5)", lambda: efficientnet_b0(dropout=1.5), ValueError,
      r"dropout must be a probability in \[0, 1\), got 1.5"),
     ("FashionNetConfig(attention='sk')", lambda: FashionNetConfig(attention="sk"), ValueError,

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import sebook
-from sebook.analysis import count_flops, count_parameters
+from sebook.costs import count_flops, count_parameters
 from sebook.attention import NoAttention
 from sebook.blocks import (INTEGRATIONS, MBConv, ResidualUnit, StochasticDepth, bottleneck, conv_bn,
                            stochastic_depth)
@@ -235,7 +235,7 @@ def test_mbconv_matches_torchvision_parameter_count():
 
 
 def test_mbconv_seed_placement():
-    block = MBConv(32, 64, expand_ratio=6, stride=2, se_placement="seed")
+    block = MBConv(32, 64, expand_ratio=6, stride=2, se_placement="after_project")
     assert list(block.block._modules) == ["expand", "depthwise", "project", "se"]
     se = block.block.se
     assert se.channels == 64 and se.excitation.rd_channels == 4  # r = 16 on the output width
@@ -244,8 +244,8 @@ def test_mbconv_seed_placement():
     assert block(torch.randn(1, 32, 32, 32)).shape == (1, 64, 16, 16)
 
 
-def test_mbconv_seed_placement_never_has_zero_squeeze_width():
-    assert MBConv(8, 8, 6, se_placement="seed").block.se.excitation.rd_channels == 1
+def test_mbconv_after_project_placement_never_has_zero_squeeze_width():
+    assert MBConv(8, 8, 6, se_placement="after_project").block.se.excitation.rd_channels == 1
 
 
 def test_mbconv_without_se_and_with_hard_sigmoid():
@@ -276,12 +276,12 @@ def test_mbconv_residual_and_stochastic_depth():
 @pytest.mark.parametrize("kwargs, exc, words", [
     ({"kernel_size": 4}, ValueError, ["kernel_size", "odd", "4"]),
     ({"kernel_size": 0}, ValueError, ["kernel_size", "0"]),
-    ({"se_placement": "after_project"}, ValueError, ["se_placement", "'after_project'", "'efficientnet'", "'seed'"]),
+    ({"se_placement": "seed"}, ValueError, ["se_placement", "'seed'", "'efficientnet'", "'after_project'"]),
     ({"in_channels": 0}, ValueError, ["in_channels", "0"]),
     ({"out_channels": -8}, ValueError, ["out_channels", "-8"]),
     ({"expand_ratio": 0}, ValueError, ["expand_ratio", "0"]),
     ({"stride": 3}, ValueError, ["stride", "3"]),
-    ({"se_ratio": 2}, ValueError, ["se_ratio", "2"]),
+    ({"rd_ratio": 2}, ValueError, ["rd_ratio", "2"]),
     ({"act_layer": "swish"}, ValueError, ["act_layer", "'swish'", "'silu'"]),
     ({"gate_layer": "hardsigmoid"}, ValueError, ["gate_layer", "'hard_sigmoid'"]),
     ({"stochastic_depth_prob": 1.2}, ValueError, ["stochastic_depth_prob", "1.2"]),

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 import yaml
 
-from sebook.notebooks import INSTALL_TAG
+from notebooks import INSTALL_TAG  # tools/notebooks.py
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -46,7 +46,7 @@ def test_opens_with_install_cell_title_and_setup(nb):
 
 def test_executed_in_order_without_errors(nb):
     counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
-    assert None not in counts, "every code cell must be executed (run python -m sebook.notebooks)"
+    assert None not in counts, "every code cell must be executed (run python tools/notebooks.py)"
     assert counts == sorted(counts)
     errors = [o for c in code_cells(nb) for o in c.outputs if o.output_type == "error"]
     assert not errors

@@ -4,10 +4,11 @@ import dataclasses
 import pytest
 import torch
 
-from sebook.analysis import attention_parameters, capture_gates, count_parameters
+from sebook.costs import attention_parameters, count_parameters
+from sebook.gate_stats import capture_gates
 from sebook.attention import ATTENTION, NoAttention
 from sebook.blocks import INTEGRATIONS
-from sebook.excitation import squeeze_width
+from sebook.excitation import make_rd_channels
 from sebook.fashion_models import DEFAULT_WIDTHS, FashionNet, FashionNetConfig, residual_stage
 from sebook.se import ChannelAttention, SEBlock
 
@@ -104,7 +105,7 @@ def test_plain_twin_and_se_net_share_every_other_layer():
     assert [b.channels for b in blocks] == list(DEFAULT_WIDTHS)
     assert count_parameters(plain) == 77_754
     # SE adds 2 C s + s + C parameters per stage (two linear layers with biases), s = squeeze width
-    extra = sum(2 * c * squeeze_width(c, 4) + squeeze_width(c, 4) + c for c in DEFAULT_WIDTHS)
+    extra = sum(2 * c * make_rd_channels(c, 4) + make_rd_channels(c, 4) + c for c in DEFAULT_WIDTHS)
     assert count_parameters(se) - count_parameters(plain) == attention_parameters(se) == extra == 2_828
     plain_names = {k for k in plain.state_dict()}
     assert plain_names <= set(se.state_dict())
@@ -151,7 +152,7 @@ def test_model_rejects_bad_inputs():
 
 # --- per-image gates and their per-class statistics (sebook.analysis) -------------------------------------------
 
-from sebook.analysis import class_gate_statistics, gates_per_image  # noqa: E402
+from sebook.gate_stats import class_gate_statistics, gates_per_image  # noqa: E402
 
 
 def test_gates_per_image_keeps_order_and_mode():

@@ -1,4 +1,4 @@
-"""ImageNet-scale networks (sebook.models), the cost measurements of sebook.analysis, and the benchmark script."""
+"""ImageNet-scale networks (sebook.models), the cost measurements of sebook.costs, and the benchmark script."""
 import importlib.util
 import json
 import math
@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import sebook
-from sebook import analysis, models
-from sebook.analysis import count_flops, count_parameters
+from sebook import models
+from sebook.costs import count_flops, count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,16 +118,16 @@ def test_efficientnet_variants():
     hard = on_meta(models.efficientnet_b0, gate_layer="hard_sigmoid")
     assert count_parameters(hard) == 5_288_548
     assert any(isinstance(m, nn.Hardsigmoid) for m in hard.modules())
-    seed = on_meta(models.efficientnet_b0, se_placement="seed")
+    after_project = on_meta(models.efficientnet_b0, se_placement="after_project")
     plain = on_meta(models.efficientnet_b0, se_placement="none")
-    assert count_parameters(plain) < count_parameters(seed) < 5_288_548
+    assert count_parameters(plain) < count_parameters(after_project) < 5_288_548
 
 
 @pytest.mark.parametrize("build, kwargs, exc, words", [
     (models.se_resnet50, {"integration": "middle"}, ValueError, ["integration", "'middle'", "'pre'"]),
     (models.se_resnet50, {"reduction": 0}, ValueError, ["reduction", "0"]),
     (models.resnet50, {"num_classes": 0}, ValueError, ["num_classes", "0"]),
-    (models.efficientnet_b0, {"se_placement": "late"}, ValueError, ["se_placement", "'late'", "'seed'"]),
+    (models.efficientnet_b0, {"se_placement": "late"}, ValueError, ["se_placement", "'late'", "'after_project'"]),
     (models.efficientnet_b0, {"dropout": 1.5}, ValueError, ["dropout", "1.5"]),
     (models.efficientnet_b0, {"stochastic_depth_prob": -0.1}, ValueError, ["stochastic_depth_prob"]),
 ])
@@ -149,64 +149,7 @@ def test_bad_layouts():
         models.EfficientNet([(1, 3, 1, 24, 16, 1)])
 
 
-# --- analysis helpers used by the cost chapters ---------------------------------------------------------------
-
-def test_parameters_by_child_and_attention_parameters():
-    se, plain = on_meta(models.se_resnet50), on_meta(models.resnet50)
-    by_se, by_plain = analysis.parameters_by_child(se), analysis.parameters_by_child(plain)
-    added = {k: by_se[k] - by_plain[k] for k in by_plain}
-    assert added == {"conv1": 0, "bn1": 0, "relu": 0, "maxpool": 0, "layer1": 25_392, "layer2": 133_248,
-                     "layer3": 792_960, "layer4": 1_579_392, "avgpool": 0, "fc": 0}
-    assert analysis.attention_parameters(se) == sum(added.values()) == 2_530_992
-    assert analysis.attention_parameters(plain) == 0
-    with pytest.raises(TypeError, match="nn.Module"):
-        analysis.parameters_by_child("resnet")
-
-
-def test_flops_and_shapes_by_child():
-    block = sebook.blocks.MBConv(16, 24, 6, 3, 2)
-    shapes = analysis.output_shapes(block.block, (1, 16, 32, 32))
-    assert shapes == {"expand": (1, 96, 32, 32), "depthwise": (1, 96, 16, 16), "se": (1, 96, 16, 16),
-                      "project": (1, 24, 16, 16)}
-    flops = analysis.count_flops_by_child(block.block, (1, 16, 32, 32))
-    assert flops == {"expand": 2 * 16 * 96 * 32 * 32, "depthwise": 2 * 9 * 96 * 16 * 16, "se": 2 * 2 * 96 * 4,
-                     "project": 2 * 96 * 24 * 16 * 16}
-    assert sum(flops.values()) == count_flops(block, (1, 16, 32, 32))
-    with pytest.raises(ValueError, match="input_shape"):
-        analysis.output_shapes(block, (1, 0, 4, 4))
-
-
-def test_attention_elementwise_ops():
-    model = on_meta(models.se_resnet50)
-    ops = analysis.attention_elementwise_ops(model, (1, 3, 224, 224))
-    assert ops == 2 * (3 * 256 * 56 * 56 + 4 * 512 * 28 * 28 + 6 * 1024 * 14 * 14 + 3 * 2048 * 7 * 7)
-    with pytest.raises(ValueError, match="no SE"):
-        analysis.attention_elementwise_ops(on_meta(models.resnet50), (1, 3, 224, 224))
-
-
-def test_interleaved_timings_and_median_ratios():
-    order = []
-    timings = analysis.interleaved_timings({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
-                                           repeats=3, warmup=1)
-    assert order == ["a", "b", "b", "a", "a", "b", "b", "a"]  # rotating start
-    assert all(len(v) == 3 and min(v) >= 0 for v in timings.values())
-    ratios = analysis.median_ratios({"base": [1.0, 2.0, 4.0], "x": [1.1, 2.2, 4.0]}, "base")
-    assert ratios["base"]["median"] == 1.0
-    assert math.isclose(ratios["x"]["median"], 1.1) and ratios["x"]["median_seconds"] == 2.2
-    with pytest.raises(ValueError, match="baseline"):
-        analysis.median_ratios({"a": [1.0]}, "b")
-    with pytest.raises(ValueError, match="repeats"):
-        analysis.interleaved_timings({"a": lambda: None}, repeats=0)
-    with pytest.raises(TypeError, match="callable"):
-        analysis.interleaved_timings({"a": 3})
-    with pytest.raises(ValueError, match="non-empty"):
-        analysis.interleaved_timings({})
-
-
-def test_machine_info():
-    info = analysis.machine_info()
-    assert info["torch"] == torch.__version__ and info["torch_threads"] == torch.get_num_threads()
-    assert len(info["load_average_1_5_15_min"]) == 3
+# --- cost and timing helpers used by the cost chapters ---------------------------------------------------------------
 
 
 def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):

@@ -1,11 +1,11 @@
-"""`python -m sebook.notebooks`: deterministic re-execution, stable ids, stored widget state, the --check mode."""
+"""`python tools/notebooks.py`: deterministic re-execution, stable ids, stored widget state, the --check mode."""
 import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from sebook import notebooks
+import notebooks  # tools/notebooks.py (pytest's pythonpath)
 
 SOURCE = [
     "import sebook\nfrom sebook import widgets\nimport matplotlib.pyplot as plt\nsebook.setup()",
@@ -73,7 +73,7 @@ def test_bad_paths_are_refused(tmp_path: Path):
 
 def test_check_judges_text_as_nbval_does(tmp_path: Path):
     """Streams split at different flush points, ignored cells and sanitized patterns are not changes."""
-    from sebook.notebooks import coalesce_streams, sanitize_patterns, text_outputs
+    from notebooks import coalesce_streams, sanitize_patterns, text_outputs
 
     def notebook(outputs_per_cell, sources):
         nb = nbformat.v4.new_notebook()

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sebook
-from sebook.excitation import squeeze_width
+from sebook.excitation import make_rd_channels
 from sebook.recalibration import recalibrate
 
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 48), st.integers(1, 9), st.integers(1, 9))
@@ -62,7 +62,7 @@ def test_batch_elements_do_not_influence_each_other(shape, reduction):
 
 @PROFILE
 @given(st.integers(1, 4096), ratios, st.sampled_from([1, 4, 8, 16]))
-def test_squeeze_width_is_never_zero_and_respects_the_divisor(channels, reduction, divisor):
-    width = squeeze_width(channels, reduction, divisor)
+def test_make_rd_channels_is_never_zero_and_respects_the_divisor(channels, reduction, divisor):
+    width = make_rd_channels(channels, reduction, divisor)
     assert width >= 1 and width % divisor == 0
     assert width <= max(divisor, round(channels / reduction) + divisor)

@@ -4,13 +4,13 @@ import torch
 from torch import nn
 
 import sebook
-from sebook.excitation import Excitation, make_divisible, squeeze_width
+from sebook.excitation import Excitation, make_divisible, make_rd_channels
 from sebook.recalibration import recalibrate, recalibrate_add
 from sebook.squeeze import SQUEEZE_MODES, Squeeze
 
 
-class SeedSEBlock(nn.Module):
-    """The seed notebook's formulation: 1x1 convolutions instead of linear layers (kept here as a reference)."""
+class SourceSEBlock(nn.Module):
+    """The source notebook's formulation: 1x1 convolutions instead of linear layers (kept here as a reference)."""
 
     def __init__(self, in_channels, reduction_ratio=16):
         super().__init__()
@@ -49,15 +49,15 @@ def test_forward_identity():
     torch.testing.assert_close(block(x), expected, rtol=0, atol=0)
 
 
-def test_matches_the_seed_conv1x1_formulation():
-    ours, seed = sebook.SEBlock(64, 16), SeedSEBlock(64, 16)
+def test_matches_the_source_conv1x1_formulation():
+    ours, source = sebook.SEBlock(64, 16), SourceSEBlock(64, 16)
     with torch.no_grad():
-        seed.fc1.weight.copy_(ours.excitation.fc1.weight[:, :, None, None])
-        seed.fc1.bias.copy_(ours.excitation.fc1.bias)
-        seed.fc2.weight.copy_(ours.excitation.fc2.weight[:, :, None, None])
-        seed.fc2.bias.copy_(ours.excitation.fc2.bias)
+        source.fc1.weight.copy_(ours.excitation.fc1.weight[:, :, None, None])
+        source.fc1.bias.copy_(ours.excitation.fc1.bias)
+        source.fc2.weight.copy_(ours.excitation.fc2.weight[:, :, None, None])
+        source.fc2.bias.copy_(ours.excitation.fc2.bias)
     x = torch.randn(2, 64, 16, 16)
-    torch.testing.assert_close(ours(x), seed(x))
+    torch.testing.assert_close(ours(x), source(x))
 
 
 def test_gradients_reach_both_fc_layers():
@@ -74,21 +74,21 @@ def test_fewer_channels_than_reduction_keeps_a_bottleneck():
     assert block(torch.randn(1, 8, 4, 4)).shape == (1, 8, 4, 4)
 
 
-def test_seed_block_breaks_when_channels_below_ratio():
-    """The seed's ``in_channels // reduction_ratio`` is 0 for 8 channels and r = 16."""
+def test_source_block_breaks_when_channels_below_ratio():
+    """The source notebook's ``in_channels // reduction_ratio`` is 0 for 8 channels and r = 16."""
     assert 8 // 16 == 0
     with pytest.warns(UserWarning, match="zero-element"):
-        seed = SeedSEBlock(8, 16)
+        source = SourceSEBlock(8, 16)
     with pytest.raises(RuntimeError):
-        seed(torch.randn(1, 8, 4, 4))
+        source(torch.randn(1, 8, 4, 4))
 
 
-@pytest.mark.parametrize("channels, reduction, divisor, expected", [
+@pytest.mark.parametrize("channels, reduction, rd_divisor, expected", [
     (64, 16, 1, 4), (8, 16, 1, 1), (1, 64, 1, 1), (100, 16, 1, 6), (2048, 16, 1, 128),
     (64, 16, 8, 8), (96, 4, 8, 24), (3, 1, 1, 3), (24, 0.25, 1, 96),
 ])
-def test_squeeze_width(channels, reduction, divisor, expected):
-    assert squeeze_width(channels, reduction, divisor) == expected
+def test_squeeze_width(channels, reduction, rd_divisor, expected):
+    assert make_rd_channels(channels, reduction, rd_divisor) == expected
 
 
 @pytest.mark.parametrize("value, divisor, expected", [(32, 8, 32), (35, 8, 32), (36, 8, 40), (3, 8, 8), (90, 16, 96)])

@@ -5,7 +5,7 @@ Each module holds one idea and says which chapter explains it: :mod:`sebook.sque
 Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018).
 """
 from .attention import CBAMBlock, ECABlock
-from .excitation import Excitation, make_divisible, squeeze_width
+from .excitation import Excitation, make_divisible, make_rd_channels
 from .recalibration import recalibrate, recalibrate_add
 from .runtime import setup
 from .se import SEBlock
@@ -14,6 +14,6 @@ from .squeeze import Squeeze
 __version__ = "0.1.0"
 
 __all__ = [
-    "CBAMBlock", "ECABlock", "Excitation", "SEBlock", "Squeeze", "make_divisible", "recalibrate", "recalibrate_add",
-    "setup", "squeeze_width",
+    "CBAMBlock", "ECABlock", "Excitation", "SEBlock", "Squeeze", "make_divisible", "make_rd_channels", "recalibrate",
+    "recalibrate_add", "setup",
 ]

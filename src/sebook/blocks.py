@@ -11,7 +11,7 @@ variants of the SENet paper (Hu et al., TPAMI version, Fig. 5, Table 14):
 
 :func:`bottleneck` builds ResNet's 1x1-3x3-1x1 unit (torchvision's layout) as a :class:`ResidualUnit`;
 :class:`MBConv` is the mobile inverted bottleneck of MobileNetV2/EfficientNet with SE where EfficientNet puts it
-(or where the seed notebook put it), and :class:`StochasticDepth` its residual-branch dropout.
+(or after the projection, where the source notebook put it), and :class:`StochasticDepth` its residual-branch dropout.
 
 Explained in the chapters "SE-ResNet" (residual units, bottleneck), "MBConv" and "Costs" (the fused addition);
 the small Fashion-MNIST nets and the ResNets both build on :class:`ResidualUnit`.
@@ -176,19 +176,19 @@ class StochasticDepth(nn.Module):
         return f"p={self.p}, mode={self.mode!r}"
 
 
-SE_PLACEMENTS = ("efficientnet", "seed", "none")
+SE_PLACEMENTS = ("efficientnet", "after_project", "none")
 """Where :class:`MBConv` puts SE: after the depthwise convolution on the expanded width (EfficientNet),
-after the projection on the output width (the seed notebook), or nowhere (MobileNetV2's block)."""
+after the projection on the output width (the source notebook), or nowhere (MobileNetV2's block)."""
 
 
 class MBConv(nn.Module):
     """Mobile inverted bottleneck: ``expand (1x1) -> depthwise (k x k) -> SE -> project (1x1)``, plus the input.
 
     With ``se_placement="efficientnet"`` (the default) the block is torchvision's and timm's EfficientNet
-    MBConv: SE sits after the depthwise convolution, on the expanded width, with a squeeze width of
-    ``max(1, int(in_channels * se_ratio))`` (a quarter of the block's *input* channels) and SiLU everywhere.
-    ``"seed"`` rebuilds the seed notebook's block for comparison: SE after the projection, on the output width,
-    squeeze width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6 in the convolutions (MobileNetV2's
+    MBConv: SE sits after the depthwise convolution, on the expanded width, with a bottleneck width of
+    ``max(1, int(in_channels * rd_ratio))`` (a quarter of the block's *input* channels) and SiLU everywhere.
+    ``"after_project"`` rebuilds the source notebook's block for comparison: SE after the projection, on the output
+    width, bottleneck width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6 in the convolutions (MobileNetV2's
     choice) and ReLU inside SE. ``"none"`` omits SE.
     The residual (when ``stride == 1`` and ``in_channels == out_channels``) passes through
     :class:`StochasticDepth` in training. Explained in "MBConv".
@@ -199,15 +199,15 @@ class MBConv(nn.Module):
         kernel_size: the depthwise kernel, odd (3 or 5 in EfficientNet-B0); padding is ``kernel_size // 2``.
         stride: 1 or 2 (on the depthwise convolution).
         se_placement: one of :data:`SE_PLACEMENTS`.
-        se_ratio: EfficientNet's squeeze width as a fraction of ``in_channels`` (0.25).
-        reduction: the seed placement's reduction ratio r (16).
-        act_layer: activation of the convolutions; default ``"silu"`` (``"relu6"`` for ``"seed"``).
+        rd_ratio: EfficientNet's bottleneck width as a fraction of ``in_channels`` (0.25).
+        reduction: the ``"after_project"`` placement's reduction ratio r (16).
+        act_layer: activation of the convolutions; default ``"silu"`` (``"relu6"`` for ``"after_project"``).
         gate_layer: SE's gate; ``"hard_sigmoid"`` gives MobileNetV3's variant.
         stochastic_depth_prob: probability of dropping the residual branch of a sample in training.
     """
 
     def __init__(self, in_channels: int, out_channels: int, expand_ratio: float = 6, kernel_size: int = 3,
-                 stride: int = 1, *, se_placement: str = "efficientnet", se_ratio: float = 0.25,
+                 stride: int = 1, *, se_placement: str = "efficientnet", rd_ratio: float = 0.25,
                  reduction: float = 16, act_layer: LayerSpec | None = None, gate_layer: LayerSpec = "sigmoid",
                  stochastic_depth_prob: float = 0.0) -> None:
         super().__init__()
@@ -220,12 +220,12 @@ class MBConv(nn.Module):
                              f"got {kernel_size}")
         self.stride = int(checks.one_of("stride", stride, (1, 2)))  # type: ignore[arg-type]
         self.se_placement = checks.one_of("se_placement", se_placement, SE_PLACEMENTS)
-        se_ratio = checks.positive_number("se_ratio", se_ratio)
-        if se_ratio > 1:
-            raise ValueError(f"se_ratio must be in (0, 1] (a fraction of in_channels), got {se_ratio!r}")
+        rd_ratio = checks.positive_number("rd_ratio", rd_ratio)
+        if rd_ratio > 1:
+            raise ValueError(f"rd_ratio must be in (0, 1] (a fraction of in_channels), got {rd_ratio!r}")
         checks.positive_number("reduction", reduction)
         if act_layer is None:
-            act_layer = "relu6" if se_placement == "seed" else "silu"
+            act_layer = "relu6" if se_placement == "after_project" else "silu"
         create_layer(act_layer, ACTIVATIONS, "act_layer")  # validate once, with a clear message
         self.expanded = max(1, round(in_channels * expand_ratio))
         self.kernel_size = kernel_size
@@ -237,11 +237,11 @@ class MBConv(nn.Module):
         layers["depthwise"] = conv_bn(self.expanded, self.expanded, kernel_size, self.stride, groups=self.expanded,
                                       act=create_layer(act_layer, ACTIVATIONS, "act_layer"))
         if se_placement == "efficientnet":
-            layers["se"] = SEBlock(self.expanded, rd_channels=max(1, int(in_channels * se_ratio)), act_layer="silu",
+            layers["se"] = SEBlock(self.expanded, rd_channels=max(1, int(in_channels * rd_ratio)), act_layer="silu",
                                    gate_layer=gate_layer)
         layers["project"] = conv_bn(self.expanded, out_channels, 1)
-        if se_placement == "seed":
-            # the seed's width, out_channels // r, but never 0 (the seed's mistake #1)
+        if se_placement == "after_project":
+            # the source notebook's width, out_channels // r, but never 0 (its mistake #1)
             layers["se"] = SEBlock(out_channels, rd_channels=max(1, int(out_channels / reduction)), act_layer="relu",
                                    gate_layer=gate_layer)
         self.block = nn.Sequential(layers)

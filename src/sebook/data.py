@@ -24,7 +24,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.cbook
 import numpy as np
 import torch
 from PIL import Image
@@ -38,6 +37,8 @@ PHOTO_NAME = "grace_hopper.jpg"
 def load_photo(size: int = 128) -> torch.Tensor:
     """The sample photo as a (1, 3, size, size) float tensor in [0, 1], centre-cropped to a square."""
     size = checks.positive_int("size", size)
+    import matplotlib.cbook  # the photo ships with matplotlib; loaded only when asked for
+
     with matplotlib.cbook.get_sample_data(PHOTO_NAME) as f:
         image = Image.open(f).convert("RGB")
     side = min(image.size)

@@ -62,15 +62,17 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None,
     return rounded
 
 
-def squeeze_width(channels: int, reduction: float = 16, divisor: int = 1) -> int:
-    """Width of the excitation bottleneck: ``channels / reduction`` rounded, and never 0.
+def make_rd_channels(channels: int, reduction: float = 16, rd_divisor: int = 1) -> int:
+    """The bottleneck width ``rd_channels``: ``channels / reduction`` rounded, and never 0.
 
-    ``divisor=1`` rounds to the nearest integer with a floor of 1 (the seed's ``channels // reduction`` is
-    0 when ``channels < reduction``); ``divisor=8`` rounds to a multiple of 8 like timm and torchvision.
+    ``rd_divisor=1`` rounds to the nearest integer with a floor of 1 (the source notebook's
+    ``channels // reduction`` is 0 when ``channels < reduction``); ``rd_divisor=8`` rounds to a multiple of 8 like
+    timm and torchvision.
     """
     channels = checks.positive_int("channels", channels)
     reduction = checks.positive_number("reduction", reduction)
-    return make_divisible(channels / reduction, divisor, round_limit=0.0)
+    rd_divisor = checks.positive_int("rd_divisor", rd_divisor)
+    return make_divisible(channels / reduction, rd_divisor, round_limit=0.0)
 
 
 class Excitation(nn.Module):
@@ -78,7 +80,7 @@ class Excitation(nn.Module):
 
     Args:
         channels: C, the number of channels of the feature map.
-        reduction: r; the hidden width is ``squeeze_width(channels, reduction, divisor)``.
+        reduction: r; the hidden width is ``make_rd_channels(channels, reduction, rd_divisor)``.
         rd_channels: the hidden width, given directly (overrides ``reduction``).
         rd_divisor: round the hidden width to a multiple of this.
         act_layer: nonlinearity between the two layers (a name from ``ACTIVATIONS`` or a module class).
@@ -91,7 +93,7 @@ class Excitation(nn.Module):
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         if rd_channels is None:
-            rd_channels = squeeze_width(channels, reduction, rd_divisor)
+            rd_channels = make_rd_channels(channels, reduction, rd_divisor)
         self.rd_channels = checks.positive_int("rd_channels", rd_channels)
         self.fc1 = nn.Linear(self.channels, self.rd_channels, bias=bias)
         self.act = create_layer(act_layer, ACTIVATIONS, "act_layer")

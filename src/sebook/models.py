@@ -195,7 +195,7 @@ def efficientnet_b0(*, num_classes: int = 1000, dropout: float = 0.2, stochastic
                     se_placement: str = "efficientnet", gate_layer: LayerSpec = "sigmoid") -> EfficientNet:
     """EfficientNet-B0 (Tan & Le 2019): 5,288,548 parameters, as torchvision's ``efficientnet_b0``.
 
-    ``se_placement="seed"`` moves SE to where the seed notebook put it; ``gate_layer="hard_sigmoid"`` gives the
+    ``se_placement="after_project"`` moves SE after the projection, where the source notebook put it; ``gate_layer="hard_sigmoid"`` gives the
     MobileNetV3-style gate (Howard et al. 2019).
     """
     return EfficientNet(EFFICIENTNET_B0_STAGES, num_classes=num_classes, dropout=dropout,

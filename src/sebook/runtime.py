@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checks, plots
+from . import checks
 
 BOOK_THREADS = 2
 """Thread count the stored outputs were produced with (the CI machine has 2 cores)."""
@@ -28,7 +28,9 @@ def setup(seed: int = 0, threads: int = BOOK_THREADS) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
-    plots.use_book_style()
+    from .style import use_book_style  # matplotlib loads here, never on importing the blocks
+
+    use_book_style()
 
 
 @contextlib.contextmanager

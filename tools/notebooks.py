@@ -1,6 +1,6 @@
 """Re-execute the book's notebooks deterministically and store them with normalised metadata.
 
-``python -m sebook.notebooks [NOTEBOOK ...]`` runs each notebook top to bottom in a fresh kernel (nbclient,
+``python tools/notebooks.py [NOTEBOOK ...]`` runs each notebook top to bottom in a fresh kernel (nbclient,
 ``store_widget_state=True``), then normalises what would otherwise change from run to run: cell ids, widget
 model ids, kernel metadata, and stream outputs split at random flush points. It records the execution time and versions in ``metadata.sebook``, which the
 status page reads. ``--check`` re-executes without writing and fails if any text output would change, judged as
@@ -191,7 +191,7 @@ def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sebook.notebooks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/notebooks.py", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="notebooks or folders (default: every notebook in chapters/)")
     parser.add_argument("--check", action="store_true", help="re-execute without writing; fail if text output changes")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")

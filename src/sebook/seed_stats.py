@@ -1,0 +1,167 @@
+"""Results over random seeds: summaries, differences from a baseline, the pooled noise level, ablation tables.
+
+A trained variant is a handful of numbers, one per seed; these functions say how far two variants differ and
+whether that exceeds the seed-to-seed spread. Explained in "Ablations"; used in "The reduction ratio, measured"
+and "Successors".
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+
+def seed_statistics(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (divisor n - 1), min, max and count of one variant's results over seeds.
+
+    Used in "Ablations" and "Successors" to report ``mean ± std`` over the seeds of each trained variant.
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) < 1:
+        raise ValueError(f"values must be a non-empty sequence of numbers, got {values!r}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+            raise TypeError(f"values[{i}] must be a number, got {v!r}")
+    n = len(values)
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if n > 1 else 0.0,
+            "min": float(min(values)), "max": float(max(values)), "n": n}
+
+
+def compare_with_baseline(values: Sequence[float], baseline: Sequence[float]) -> dict[str, float | bool]:
+    """How a variant's results over seeds differ from the baseline's, and whether that exceeds the seed spread.
+
+    Returns the difference of the means, its standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)`` (Welch's), their
+    ratio, ``exceeds_spread`` (the difference is more than two standard errors) and ``ranges_overlap`` (some seed
+    of one lies within the other's range). With three seeds per variant these are rough guides, not tests;
+    "Ablations" explains how to read them.
+    """
+    v, b = seed_statistics(values), seed_statistics(baseline)
+    if v["n"] < 2 or b["n"] < 2:
+        raise ValueError(f"values and baseline need at least 2 seeds each to estimate a spread; got {v['n']} and "
+                         f"{b['n']}")
+    diff = v["mean"] - b["mean"]
+    se = (v["std"] ** 2 / v["n"] + b["std"] ** 2 / b["n"]) ** 0.5
+    ratio = abs(diff) / se if se > 0 else (0.0 if diff == 0 else float("inf"))
+    return {"difference": diff, "standard_error": se, "ratio": ratio, "exceeds_spread": ratio > 2.0,
+            "ranges_overlap": v["min"] <= b["max"] and b["min"] <= v["max"]}
+
+
+def pooled_seed_spread(results: dict[str, Sequence[float]]) -> dict[str, float]:
+    """The seed-to-seed standard deviation pooled over variants: one noise level estimated from all of them.
+
+    ``sqrt(sum_v sum_i (x_vi - mean_v)^2 / sum_v (n_v - 1))``: with two seeds per variant each variant alone says
+    little about the noise, but a dozen variants trained the same way say a lot, if the noise is alike for all.
+    Returns ``{"std", "dof", "variants"}`` (``dof``: the degrees of freedom, ``sum_v (n_v - 1)``). Explained in
+    "Ablations".
+    """
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a non-empty dict from variant labels to results over seeds")
+    squares, dof = 0.0, 0
+    for label, values in results.items():
+        s = seed_statistics(values)
+        squares += s["std"] ** 2 * (s["n"] - 1)
+        dof += s["n"] - 1
+    if dof == 0:
+        raise ValueError("results need at least one variant with 2 or more seeds to estimate a spread")
+    return {"std": (squares / dof) ** 0.5, "dof": dof, "variants": len(results)}
+
+
+def ablation_rows(results: dict[str, Sequence[float]], baseline: str, paper: dict[str, float] | None = None,
+                  spread: float | None = None) -> list[dict[str, object]]:
+    """One row per variant of an ablation: its mean over seeds, its difference from ``baseline`` and the paper's.
+
+    ``results`` maps a label to accuracies over seeds (fractions or %); ``paper`` maps labels to the published top-1
+    *error* (%) of the same variant (labels without one get ``None``). Each row holds ``label``, ``mean``, ``std``,
+    ``n``, ``difference`` (mean minus the baseline's mean), ``standard_error`` of that difference, ``ratio``
+    (``|difference|`` / standard error), ``beyond_noise`` (ratio > 2), ``paper_error`` and ``paper_gain`` (the paper's
+    baseline error minus the variant's, so that a positive gain means better, as for the difference). With
+    ``spread`` (e.g. :func:`pooled_seed_spread`'s ``std``) the standard error is ``spread * sqrt(1/n + 1/n_b)``;
+    without it, each pair's own spreads (Welch's, as :func:`compare_with_baseline`). Explained in "Ablations".
+    """
+    if not isinstance(results, dict) or baseline not in results:
+        names = ", ".join(map(repr, results)) if isinstance(results, dict) else type(results).__name__
+        raise ValueError(f"baseline must be one of {names}; got {baseline!r}")
+    if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or not spread >= 0):
+        raise ValueError(f"spread must be a number >= 0 or None, got {spread!r}")
+    paper = paper or {}
+    base = seed_statistics(results[baseline])
+    rows = []
+    for label, values in results.items():
+        s = seed_statistics(values)
+        diff = s["mean"] - base["mean"]
+        if spread is None:
+            se = compare_with_baseline(values, results[baseline])["standard_error"] if label != baseline else 0.0
+        else:
+            se = spread * (1 / s["n"] + 1 / base["n"]) ** 0.5 if label != baseline else 0.0
+        ratio = abs(diff) / se if se > 0 else 0.0
+        error = paper.get(label)
+        gain = None if error is None or baseline not in paper else paper[baseline] - error
+        rows.append({"label": label, "mean": s["mean"], "std": s["std"], "n": s["n"], "difference": diff,
+                     "standard_error": se, "ratio": ratio, "beyond_noise": ratio > 2.0, "paper_error": error,
+                     "paper_gain": gain})
+    return rows
+
+
+def format_ablation_rows(rows: Sequence[dict[str, object]], scale: float = 100.0) -> str:
+    """:func:`ablation_rows` as a fixed-width text table; accuracies are multiplied by ``scale`` (to %)."""
+    lines = [f"{'variant':24s} {'mean':>6s} {'std':>5s}  {'diff':>6s} {'± 2 SE':>6s}  {'paper top-1 err':>15s}"]
+    for row in rows:
+        paper = "" if row["paper_error"] is None else f"{row['paper_error']:.2f}"
+        noise = "" if row["standard_error"] == 0 else f"{2 * row['standard_error'] * scale:6.2f}"
+        diff = "" if row["standard_error"] == 0 else f"{row['difference'] * scale:+6.2f}"
+        lines.append(f"{str(row['label']):24s} {row['mean'] * scale:6.2f} {row['std'] * scale:5.2f}  {diff:>6s} "
+                     f"{noise:>6s}  {paper:>15s}")
+    return "\n".join(lines)
+
+
+def training_recipe(command: str) -> dict[str, object]:
+    """The training options of a ``python -m sebook.train`` command: all but the network, the seed and the output.
+
+    Parsed with the command line's own parser, so defaults are filled in; two checkpoints whose recipes are equal
+    were trained the same way (same widths, epochs, batch size, learning rate, data, threads). Used in "Ablations"
+    and "Successors" to check that compared variants differ only in their attention block.
+    """
+    import shlex
+
+    from .train import build_parser  # the training command's own parser (train sits above this module)
+
+    if not isinstance(command, str):
+        raise TypeError(f"command must be a str, got {type(command).__name__}")
+    words = shlex.split(command)
+    if words[:3] != ["python", "-m", "sebook.train"]:
+        raise ValueError(f"command must start with 'python -m sebook.train', got {command[:40]!r}")
+    options = vars(build_parser().parse_args(words[3:]))
+    for key in ("attention", "reduction", "squeeze", "gate", "integration", "seed", "out", "manifest", "data_root",
+                "no_progress"):
+        options.pop(key, None)
+    return options
+
+
+def seed_results(entries: dict[str, dict], names: dict[str, str], seeds: Sequence[int] = (0, 1, 2),
+                 metric: str = "test_accuracy") -> dict[str, list[float]]:
+    """``metric`` of each variant over ``seeds``, from a checkpoint manifest's entries: ``{label: [one per seed]}``.
+
+    ``names`` maps a label to the checkpoint family's file stem (``"<config name>"``; the files are
+    ``"<stem>_s<seed>.pt"``). Raises naming the first missing file, or if the variants were trained with different
+    recipes (:func:`training_recipe`), so a comparison can never mix training budgets. Used in "Ablations" and
+    "Successors".
+    """
+    if not isinstance(entries, dict) or not isinstance(names, dict) or not names:
+        raise TypeError("entries must be a manifest's 'checkpoints' dict and names a non-empty dict of label -> stem")
+    results: dict[str, list[float]] = {}
+    recipes: dict[str, str] = {}
+    for label, stem in names.items():
+        values = []
+        for seed in seeds:
+            file = f"{stem}_s{seed}.pt"
+            if file not in entries:
+                raise ValueError(f"checkpoint {file!r} (variant {label!r}, seed {seed}) is not in the manifest")
+            entry = entries[file]
+            if entry.get("seed") != seed or metric not in entry.get("metrics", {}):
+                raise ValueError(f"manifest entry {file!r} has no seed {seed} or no metric {metric!r}")
+            recipes[file] = repr(sorted(training_recipe(entry["command"]).items()))
+            values.append(float(entry["metrics"][metric]))
+        results[label] = values
+    if len(set(recipes.values())) > 1:
+        first = next(iter(recipes))
+        other = next(f for f, r in recipes.items() if r != recipes[first])
+        raise ValueError(f"the variants were trained differently: {first!r} and {other!r} have different recipes")
+    return results
