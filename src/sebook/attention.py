@@ -24,6 +24,9 @@ from torch import nn
 
 from . import checks
 from .excitation import Excitation, LayerSpec
+from .gather_excite import GatherExciteBlock, GatherExciteTheta
+from .global_context import GlobalContextBlock
+from .grn import GRN
 from .recalibration import recalibrate
 from .se import ChannelAttention, SEBlock
 from .squeeze import Squeeze, global_avg_pool, global_max_pool
@@ -68,7 +71,6 @@ class ChannelConv(nn.Module):
         self.gate = nn.Sigmoid()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = checks.channel_vector(z, self.channels, name="z")
         return self.gate(self.conv(z.unsqueeze(1)).squeeze(1))
 
 
@@ -98,7 +100,6 @@ class AvgMaxDescriptors(nn.Module):
     """CBAM's squeeze: the average and the max descriptor stacked, (B, C, H, W) -> (B, 2, C)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = checks.feature_map(x)
         return torch.stack([global_avg_pool(x), global_max_pool(x)], dim=1)
 
 
@@ -117,11 +118,6 @@ class SharedMLPGate(nn.Module):
         self.gate = nn.Sigmoid()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if not isinstance(z, torch.Tensor):
-            raise TypeError(f"z must be a torch.Tensor of shape (B, 2, {self.channels}), got {type(z).__name__}")
-        if z.dim() != 3 or z.shape[1] != 2 or z.shape[2] != self.channels:
-            raise ValueError(f"z must be (B, 2, {self.channels}) (average and max descriptors), "
-                             f"got shape {tuple(z.shape)}")
         return self.gate(self.mlp(z[:, 0]) + self.mlp(z[:, 1]))
 
 
@@ -141,7 +137,6 @@ class SpatialGate(nn.Module):
         nn.init.zeros_(self.bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = checks.feature_map(x)
         maps = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         return torch.sigmoid(self.bn(self.conv(maps)))
 
@@ -170,7 +165,7 @@ class CBAMBlock(ChannelAttention):
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         y = recalibrate(x, self.gates(x))
         y = y * self.spatial(y)
-        return y if residual is None else y + _residual_like(residual, x)
+        return y if residual is None else y + checks.same_shape(residual, x)
 
 
 class PositionwiseExcitation(nn.Module):
@@ -188,17 +183,16 @@ class PositionwiseExcitation(nn.Module):
                               act_layer=act_layer, gate_layer=gate_layer, bias=bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = checks.feature_map(z, self.channels, name="z")
         per_position = z.permute(0, 2, 3, 1).reshape(-1, self.channels)  # (B*H*W, C)
         gates = self.mlp(per_position)
         return gates.reshape(z.shape[0], z.shape[2], z.shape[3], self.channels).permute(0, 3, 1, 2)
 
 
 class KeepSpatial(nn.Module):
-    """NoSqueeze's "squeeze": none; the (B, C, H, W) map passes through unchanged (after the shape check)."""
+    """NoSqueeze's "squeeze": none; the (B, C, H, W) map passes through unchanged."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return checks.feature_map(x)
+        return x
 
 
 class NoSqueezeBlock(ChannelAttention):
@@ -224,15 +218,7 @@ class NoSqueezeBlock(ChannelAttention):
         gates = self.gates(x)
         if residual is None:
             return x * gates
-        return torch.addcmul(_residual_like(residual, x), x, gates)
-
-
-def _residual_like(residual: object, x: torch.Tensor) -> torch.Tensor:
-    residual = checks.feature_map(residual, x.shape[1], name="residual")
-    if residual.shape != x.shape:
-        raise ValueError(f"residual must have the shape of x: expected {tuple(x.shape)}, got {tuple(residual.shape)}")
-    checks.same_device_and_dtype(x=x, residual=residual)
-    return residual
+        return torch.addcmul(checks.same_shape(residual, x), x, gates)
 
 
 class NoAttention(nn.Module):
@@ -248,12 +234,13 @@ class NoAttention(nn.Module):
 
 ATTENTION: dict[str, type[nn.Module]] = {
     "none": NoAttention, "se": SEBlock, "eca": ECABlock, "cbam": CBAMBlock, "nosqueeze": NoSqueezeBlock,
+    "ge": GatherExciteBlock, "ge_theta": GatherExciteTheta, "gc": GlobalContextBlock, "grn": GRN,
 }
 """The attention blocks by name, as accepted by :func:`make_attention` (and ``attention=`` of the models)."""
 
 
 def make_attention(name: str, channels: int, **kwargs: object) -> nn.Module:
-    """Build ``"se"``, ``"eca"``, ``"cbam"``, ``"nosqueeze"`` or ``"none"`` for ``channels``.
+    """Build the block named ``name`` (a key of :data:`ATTENTION`: ``"se"``, ``"eca"``, ``"gc"``, ...) for ``channels``.
 
     ``kwargs`` go to the block's constructor (e.g. ``reduction`` for SE, CBAM and NoSqueeze, ``gamma`` for ECA).
     """
