@@ -201,3 +201,9 @@ def efficientnet_b0(*, num_classes: int = 1000, dropout: float = 0.2, stochastic
     return EfficientNet(EFFICIENTNET_B0_STAGES, num_classes=num_classes, dropout=dropout,
                         stochastic_depth_prob=stochastic_depth_prob, se_placement=se_placement,
                         gate_layer=gate_layer)
+
+
+# SE in today's networks (chapter "SE in today's networks"), each in its own module, re-exported here
+from .efficientnet_v2 import EfficientNetV2, efficientnet_v2_s  # noqa: E402
+from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large  # noqa: E402
+from .regnet import RegNet, regnet_y_400mf  # noqa: E402
