@@ -1,21 +1,29 @@
 """Browser tests of the built website (Playwright driving Debian's Chromium, no network, no kernel).
 
 Run after `jupyter-book build .` (``make test`` builds first). Every page must load with no page errors and no
-request leaving the site, every image must load, and every kernel-free slider must change what is shown.
-Screenshots of each page at desktop and phone width go to ``test-artifacts/screenshots/``.
+request leaving the site, every image must load, and every kernel-free slider must change what is shown. The
+sidebar toggles must work at phone, tablet and laptop widths; no page may have a critical or serious axe-core
+violation; each page's weight (what a reader downloads from a server that compresses text, as static hosts do)
+is printed and kept under budget. Screenshots of each page at desktop and phone width go to
+``test-artifacts/screenshots/``.
 """
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
+import json
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
-SITE = Path(__file__).resolve().parents[1] / "_build" / "html"
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+ARTIFACTS = ROOT / "test-artifacts"
+SHOTS = ARTIFACTS / "screenshots"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = os.environ.get("SEBOOK_CHROMIUM", "/usr/bin/chromium")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 SKIP_DIRS = {"_static", "_sources", "_images", "_modules"}
@@ -36,16 +44,41 @@ def server():
     if not PAGES:
         pytest.fail(f"no built site in {SITE}: run `make book` (or `jupyter-book build .`) first")
     handler = functools.partial(QuietHandler, directory=str(SITE))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
 
 
+COMPRESSED = {".html", ".js", ".css", ".svg", ".json", ".txt", ".map", ".ttf", ".eot"}
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # a browser closing a connection early is not a failure of the site
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site as a static host does: text compressed with gzip when the browser accepts it."""
+
     def log_message(self, *args: object) -> None:
         pass
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if (path.suffix not in COMPRESSED or not path.is_file()
+                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+            return super().do_GET()
+        body = gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +210,140 @@ def test_no_page_is_over_the_weight_budget():
     spec.loader.exec_module(book_site)
     heavy = [(size, str(name)) for size, name in book_site.page_weights(SITE) if size > book_site.PAGE_BUDGET_BYTES]
     assert heavy == [], f"pages over 2 MiB: {heavy}"
+
+
+# ---- navigation -------------------------------------------------------------------------------------------------
+
+NAV_WIDTHS = [390, 800, 1280]
+
+
+def visible(page, selector: str) -> bool:
+    return page.evaluate("""sel => Array.from(document.querySelectorAll(sel)).some(el => {
+        const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+        return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && r.right > 0 && r.left < innerWidth; })""",
+                         selector)
+
+
+@pytest.mark.parametrize("width", NAV_WIDTHS)
+def test_sidebar_toggle_opens_the_chapter_list(browser, server, width):
+    """Click the visible sidebar toggle: the chapter list must appear (a drawer on narrow screens; on wide ones
+    the toggle hides the sidebar and a second click brings it back)."""
+    page, errors, _console, _offsite = open_page(browser, server, "chapters/02_squeeze.html",
+                                                 {"width": width, "height": 800})
+    chapter_link = ".bd-sidebar-primary a.reference[href*='03_excitation'], dialog[open] a[href*='03_excitation']"
+    toggle = page.locator("button.primary-toggle:visible")
+    assert toggle.count() == 1, f"{width}px: {toggle.count()} visible sidebar toggles"
+    if visible(page, chapter_link):  # a wide screen shows the sidebar at first: hide it, then open it again
+        toggle.click()
+        page.wait_for_timeout(400)
+        assert not visible(page, chapter_link), f"{width}px: the sidebar toggle did not hide the sidebar"
+    toggle.click()
+    page.wait_for_timeout(400)
+    assert visible(page, chapter_link), f"{width}px: the sidebar toggle did not open the chapter list"
+    shot = SHOTS / "navigation" / f"sidebar-{width}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+    page.locator(chapter_link).first.click()
+    page.wait_for_url("**/03_excitation.html")
+    assert errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", NAV_WIDTHS)
+def test_page_contents_toggle_opens_the_contents(browser, server, width):
+    """The page-contents toggle opens the list of sections where the contents column is not shown already."""
+    page, errors, _console, _offsite = open_page(browser, server, "chapters/02_squeeze.html",
+                                                 {"width": width, "height": 800})
+    contents = "#pst-page-navigation-heading-2, dialog[open] .page-toc a, .bd-sidebar-secondary .page-toc a"
+    toggle = page.locator("button.secondary-toggle:visible")
+    if visible(page, ".bd-sidebar-secondary .page-toc a"):
+        assert width >= 1200, f"{width}px: the contents column is shown on a narrow screen"
+    else:
+        assert toggle.count() == 1, f"{width}px: {toggle.count()} visible page-contents toggles"
+        toggle.click()
+        page.wait_for_timeout(400)
+        assert visible(page, "dialog[open] .page-toc a"), f"{width}px: the contents toggle did not open the contents"
+        shot = SHOTS / "navigation" / f"contents-{width}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot))
+    assert visible(page, contents)
+    assert errors == []
+    page.context.close()
+
+
+# ---- weight -------------------------------------------------------------------------------------------------------
+
+WIDGET_PAGE_BUDGET = 2 * 1000 * 1000
+PLAIN_PAGE_BUDGET = 1000 * 1000
+
+MEASURE = """() => {
+    const kind = e => e.initiatorType === 'img' || /\\.(png|jpe?g|gif|svg|webp)(\\?|$)/.test(e.name) ? 'images'
+        : /\\.js(\\?|$)/.test(e.name) ? 'scripts' : /\\.css(\\?|$)/.test(e.name) ? 'styles'
+        : /\\.(woff2?|ttf|otf|eot)(\\?|$)/.test(e.name) ? 'fonts' : 'other';
+    const nav = performance.getEntriesByType('navigation')[0];
+    const sizes = {html: nav.encodedBodySize, scripts: 0, styles: 0, fonts: 0, images: 0, other: 0};
+    let decoded = nav.decodedBodySize;
+    for (const e of performance.getEntriesByType('resource')) {
+        sizes[kind(e)] += e.encodedBodySize; decoded += e.decodedBodySize;
+    }
+    return {sizes, decoded, widgets: !!document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]')};
+}"""
+
+
+def measure_weight(page) -> dict:
+    """Everything the page downloads, images below the fold included: bytes on the wire (gzip for text)."""
+    page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
+    page.wait_for_function("() => Array.from(document.images).every(img => img.complete)", timeout=20000)
+    page.wait_for_load_state("networkidle")
+    return page.evaluate(MEASURE)
+
+
+def test_page_weights(browser, server, capsys):
+    """Print each page's weight; a page with widgets must stay under 2 MB, a page without under 1 MB."""
+    rows, over = [], []
+    for page_path in PAGES:
+        if 'http-equiv="Refresh"' in (SITE / page_path).read_text()[:2000]:
+            continue  # index.html only redirects to the front page
+        context = browser.new_context(viewport=VIEWPORTS["desktop"])
+        context.add_init_script("performance.setResourceTimingBufferSize(2000)")
+        page = context.new_page()
+        page.goto(f"{server}/{page_path}", wait_until="load")
+        weight = measure_weight(page)
+        context.close()
+        total = sum(weight["sizes"].values())
+        budget = WIDGET_PAGE_BUDGET if weight["widgets"] else PLAIN_PAGE_BUDGET
+        rows.append((total, page_path, weight))
+        if total > budget:
+            over.append(f"{page_path}: {total / 1e6:.2f} MB (budget {budget / 1e6:.0f} MB)")
+    kinds = ["html", "scripts", "styles", "fonts", "images"]
+    lines = [f"{'page':34} {'total kB':>9} " + " ".join(f"{k:>8}" for k in kinds) + f" {'unzipped':>9}  widgets"]
+    for total, page_path, weight in sorted(rows, reverse=True):
+        lines.append(f"{page_path:34} {total / 1000:9.0f} " + " ".join(f"{weight['sizes'][k] / 1000:8.0f}" for k in kinds)
+                     + f" {weight['decoded'] / 1000:9.0f}  {'yes' if weight['widgets'] else ''}")
+    table = "\n".join(lines)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page-weights.txt").write_text(table + "\n")
+    with capsys.disabled():
+        print("\nPage weights (kB on the wire, text gzipped; 'unzipped' is what the browser holds):\n" + table)
+    assert over == [], f"pages over budget: {over}"
+
+
+# ---- accessibility ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_no_serious_accessibility_violations(browser, server, page_path):
+    """axe-core (from npm) finds no critical or serious violation, at desktop and at phone width."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (`make setup` does)")
+    found = []
+    for name, viewport in VIEWPORTS.items():
+        page, _errors, _console, _offsite = open_page(browser, server, page_path, viewport)
+        page.wait_for_timeout(300)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        page.context.close()
+        for violation in result["violations"]:
+            if violation["impact"] in ("critical", "serious"):
+                targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
+                found.append(f"{name}: {violation['impact']} {violation['id']} x{len(violation['nodes'])} {targets}")
+    assert found == [], f"{page_path}:\n" + "\n".join(found)
