@@ -182,3 +182,18 @@ def test_committed_benchmark_results_are_complete():
             r = results["networks"][fmt][name]
             assert 0 < r["q25"] <= r["median"] <= r["q75"]
     assert results["settings"]["threads"] == 2 and results["settings"]["batch"] == 8
+
+
+# Where PyTorch users take the networks: autocast, torch.fx, channels_last --------------------------------------
+
+@pytest.mark.parametrize("build", [models.se_resnet50, models.efficientnet_b0])
+def test_networks_run_under_autocast_trace_with_fx_and_keep_channels_last(build):
+    torch.manual_seed(0)
+    model, x = build(num_classes=10).eval(), torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert model(x).dtype == torch.bfloat16
+        expected = model(x)
+        torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), expected)
+        last = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+        torch.testing.assert_close(last, expected, atol=1e-4, rtol=1e-4)

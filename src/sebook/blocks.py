@@ -139,8 +139,11 @@ def stochastic_depth(x: torch.Tensor, p: float, mode: str = "row", training: boo
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
-    p = _probability("p", p)
-    checks.one_of("mode", mode, STOCHASTIC_DEPTH_MODES)
+    return _drop_branch(x, _probability("p", p), checks.one_of("mode", mode, STOCHASTIC_DEPTH_MODES), training)
+
+
+@torch.fx.wrap  # a leaf for torch.fx: the coin flips depend on the batch size
+def _drop_branch(x: torch.Tensor, p: float, mode: str, training: bool) -> torch.Tensor:
     if not training or p == 0.0:
         return x
     survival = 1.0 - p
@@ -170,7 +173,7 @@ class StochasticDepth(nn.Module):
         self.mode = checks.one_of("mode", mode, STOCHASTIC_DEPTH_MODES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return stochastic_depth(x, self.p, self.mode, self.training)
+        return _drop_branch(x, self.p, self.mode, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode!r}"

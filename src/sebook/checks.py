@@ -2,6 +2,11 @@
 
 Each check raises ``ValueError`` or ``TypeError`` with a message that names the argument, the value
 received and what is allowed, so a reader who mistypes sees at once what to change.
+
+The tensor checks (:func:`feature_map`, :func:`channel_vector`, :func:`gates_fit`, :func:`same_shape`) are the
+few that run inside a forward pass: they compare shapes only (never dtypes, so autocast's bfloat16 passes), are
+leaves for ``torch.fx`` (``torch.fx.wrap``: recorded in the graph, run when the graph runs) and constant for
+``torch.compile`` (no graph break).
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ def one_of(name: str, value: object, allowed: Iterable[str]) -> str:
     return value  # type: ignore[return-value]
 
 
+@torch.fx.wrap
 def feature_map(x: object, channels: int | None = None, name: str = "x") -> torch.Tensor:
     """Check that ``x`` is a floating-point (B, C, H, W) tensor with ``channels`` channels."""
     if not isinstance(x, torch.Tensor):
@@ -52,6 +58,7 @@ def feature_map(x: object, channels: int | None = None, name: str = "x") -> torc
     return x
 
 
+@torch.fx.wrap
 def channel_vector(v: object, channels: int | None = None, name: str = "s") -> torch.Tensor:
     """Check that ``v`` is a floating-point (B, C) tensor with ``channels`` channels."""
     if not isinstance(v, torch.Tensor):
@@ -65,25 +72,21 @@ def channel_vector(v: object, channels: int | None = None, name: str = "s") -> t
     return v
 
 
-def same_device_and_dtype(**tensors: torch.Tensor) -> None:
-    """Raise if the named tensors are not all on one device with one dtype."""
-    items = list(tensors.items())
-    first_name, first = items[0]
-    for name, t in items[1:]:
-        if t.device != first.device:
-            raise ValueError(f"{name} is on {t.device} but {first_name} is on {first.device}; move both to one device")
-        if t.dtype != first.dtype:
-            raise TypeError(f"{name} has dtype {t.dtype} but {first_name} has {first.dtype}; use one dtype")
+@torch.fx.wrap
+def gates_fit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    """Check that ``x`` is a (B, C, H, W) map and ``gates`` (B, C) or (1, C) gates for it; return ``gates``."""
+    feature_map(x)
+    channel_vector(gates, name="gates")
+    if gates.shape[0] not in (1, x.shape[0]) or gates.shape[1] != x.shape[1]:
+        raise ValueError(f"gates of shape {tuple(gates.shape)} do not fit x of shape {tuple(x.shape)}; "
+                         f"expected ({x.shape[0]}, {x.shape[1]})")
+    return gates
 
 
-def matches_parameters(x: torch.Tensor, module: torch.nn.Module, name: str = "x") -> torch.Tensor:
-    """Check that ``x`` has the dtype and device of ``module``'s parameters (a module without any passes)."""
-    param = next(module.parameters(), None)
-    if param is not None:
-        if x.device != param.device:
-            raise ValueError(f"{name} is on {x.device} but the block's parameters are on {param.device}; "
-                             f"move one of them (e.g. {name}.to({str(param.device)!r}))")
-        if x.dtype != param.dtype:
-            raise TypeError(f"{name} has dtype {x.dtype} but the block's parameters have {param.dtype}; "
-                            f"convert one of them (e.g. {name}.to({param.dtype}))")
-    return x
+@torch.fx.wrap
+def same_shape(residual: object, x: torch.Tensor, name: str = "residual") -> torch.Tensor:
+    """Check that ``residual`` is a tensor of ``x``'s shape (to be added to it); return ``residual``."""
+    feature_map(residual, x.shape[1], name=name)
+    if residual.shape != x.shape:  # type: ignore[union-attr]
+        raise ValueError(f"{name} must have the shape of x: expected {tuple(x.shape)}, got {tuple(residual.shape)}")
+    return residual  # type: ignore[return-value]

@@ -101,5 +101,4 @@ class Excitation(nn.Module):
         self.gate = create_layer(gate_layer, GATES, "gate_layer")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = checks.channel_vector(z, self.channels, name="z")
         return self.gate(self.fc2(self.act(self.fc1(z))))
