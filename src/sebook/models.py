@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from . import checks
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS, SE_PLACEMENTS, MBConv, bottleneck, conv_bn
 from .excitation import LayerSpec
+from .weight_maps import convert_state_dict
 
 RESNET_LAYERS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 """Bottleneck units per stage (conv2_x to conv5_x) of ResNet-50 and ResNet-101 (He et al. 2016, Table 1)."""
