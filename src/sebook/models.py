@@ -204,6 +204,43 @@ def efficientnet_b0(*, num_classes: int = 1000, dropout: float = 0.2, stochastic
                         gate_layer=gate_layer)
 
 
+
+TORCHVISION_ARCHS = {"resnet50": (resnet50, "resnet"), "resnet101": (resnet101, "resnet"),
+                     "efficientnet_b0": (efficientnet_b0, "efficientnet")}
+"""Architectures :func:`from_torchvision` accepts: the book's builder and the key layout of each."""
+
+TIMM_ARCHS = {"seresnet50": (se_resnet50, "resnet")}
+"""Architectures :func:`from_timm` accepts."""
+
+
+def _from_layout(archs: dict, arch: str, state_dict: Mapping[str, torch.Tensor], num_classes: int | None) -> nn.Module:
+    build, layout = archs[checks.one_of("arch", arch, archs)]
+    if num_classes is None:  # read it from the classifier, so fine-tuned heads load too
+        head = state_dict.get("fc.weight", state_dict.get("classifier.1.weight")) if isinstance(
+            state_dict, Mapping) else None
+        num_classes = head.shape[0] if isinstance(head, torch.Tensor) else 1000
+    model = build(num_classes=num_classes)
+    model.load_state_dict(convert_state_dict(model, state_dict, layout), strict=False)
+    return model.eval()
+
+
+def from_torchvision(arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None) -> nn.Module:
+    """The book's ``arch`` (``"resnet50"``, ``"resnet101"``, ``"efficientnet_b0"``) with torchvision's weights.
+
+    ``state_dict`` is a torchvision model's (e.g. ``torchvision.models.resnet50(weights="DEFAULT").state_dict()``);
+    names are mapped by :mod:`sebook.weight_maps`. Returns the model in eval mode, computing what torchvision's does.
+    """
+    return _from_layout(TORCHVISION_ARCHS, arch, state_dict, num_classes)
+
+
+def from_timm(arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None) -> nn.Module:
+    """The book's SE-ResNet-50 with the weights of timm's ``seresnet50`` (``arch="seresnet50"``).
+
+    timm's SE layers ``se.fc1``/``se.fc2`` are 1x1 convolutions with biases; they become the book's linear layers
+    (:mod:`sebook.weight_maps`). Returns the model in eval mode.
+    """
+    return _from_layout(TIMM_ARCHS, arch, state_dict, num_classes)
+
 # SE in today's networks (chapter "SE in today's networks"), each in its own module, re-exported here
 from .efficientnet_v2 import EfficientNetV2, efficientnet_v2_s  # noqa: E402
 from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large  # noqa: E402
