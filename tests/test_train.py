@@ -13,12 +13,14 @@ from sebook import train as train_module
 from sebook.checkpoints import file_sha256, load_checkpoint, read_manifest, verify_manifest
 from sebook.data import FASHION_MNIST_SHA256
 from sebook.fashion_models import FashionNet, FashionNetConfig
+from sebook.recipe import SHORT, Recipe
 from sebook.train import command_line, evaluate, main, predict, reproducible, train
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "checkpoints" / "manifest.json"
 TINY = FashionNetConfig(attention="se", reduction=2, widths=(4, 8))
-TINY_ARGS = {"seed": 0, "epochs": 1, "batch_size": 50, "train_subset": 500, "progress": False}
+TINY_RECIPE = SHORT.replace(epochs=1, batch_size=50, train_subset=500)
+TINY_ARGS = {"seed": 0, "recipe": TINY_RECIPE, "progress": False}
 
 
 def states_equal(a, b):
@@ -53,13 +55,15 @@ def test_train_is_deterministic_and_restores_global_settings():
     other, _ = train(TINY, **{**TINY_ARGS, "seed": 1})
     assert not states_equal(first.state_dict(), other.state_dict())
     assert not first.training
-    assert set(metrics) >= {"test_accuracy", "test_loss", "class_accuracy", "epoch_loss", "epoch_accuracy", "training"}
+    assert set(metrics) >= {"test_accuracy", "test_loss", "class_accuracy", "epoch_loss", "epoch_accuracy",
+                            "epoch_test_accuracy"}
     assert len(metrics["epoch_loss"]) == 1 and 0 <= metrics["test_accuracy"] <= 1
-    assert metrics["training"]["steps"] == 10 and metrics["training"]["train_examples"] == 500
+    assert metrics["epoch_test_accuracy"] == [metrics["test_accuracy"]]
+    assert metrics["steps"] == 10 and metrics["train_examples"] == 500
 
 
 def test_training_learns():
-    _, metrics = train(TINY, seed=0, epochs=2, batch_size=50, train_subset=2000, progress=False)
+    _, metrics = train(TINY, 0, TINY_RECIPE.replace(epochs=2, train_subset=2000), progress=False)
     assert metrics["epoch_loss"][1] < metrics["epoch_loss"][0] < 2.4
     assert metrics["test_accuracy"] > 0.2  # chance is 0.1
 
@@ -87,16 +91,39 @@ def test_reproducible_context_restores_settings():
 @pytest.mark.parametrize("changes, error, message", [
     ({"config": "se"}, TypeError, "config must be a FashionNetConfig"),
     ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    ({"epochs": 0}, ValueError, "epochs must be an integer >= 1"),
-    ({"batch_size": 1}, ValueError, "batch_size must be at least 2"),
-    ({"lr": 0}, ValueError, "lr must be a number > 0"),
-    ({"train_subset": 70_000}, ValueError, "train_subset must be between 2 and 60000"),
-    ({"train_subset": 40, "batch_size": 50}, ValueError, "batch_size 50 is larger than the 40 training examples"),
+    ({"recipe": "plateau"}, TypeError, "recipe must be a sebook.recipe.Recipe"),
+    ({"dataset": "mnist"}, ValueError, "dataset must be one of 'fashion-mnist', 'cast-fashion-mnist'"),
+    ({"dataset": "cast-fashion-mnist"}, ValueError, "cast-fashion-mnist has 3-channel images but config.in_channels"),
+    ({"recipe": TINY_RECIPE.replace(train_subset=40)}, ValueError,
+     "batch_size 50 is larger than the 40 training examples"),
 ])
 def test_train_rejects_bad_arguments(changes, error, message):
     kwargs = {"config": TINY, **TINY_ARGS, **changes}
     with pytest.raises(error, match=message):
         train(**kwargs)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"epochs": 0}, ValueError, "epochs must be an integer >= 1"),
+    ({"batch_size": 1}, ValueError, "batch_size must be at least 2"),
+    ({"lr": 0}, ValueError, "lr must be a number > 0"),
+    ({"weight_decay": -1}, ValueError, "weight_decay must be a number >= 0"),
+    ({"schedule": "cosine"}, ValueError, "schedule must be one of 'linear'"),
+    ({"augment": "rotate"}, ValueError, "augment must be one of 'none', 'shift-flip'"),
+    ({"labels": "random"}, ValueError, "labels must be one of 'true', 'shuffled'"),
+    ({"train_subset": 70_000}, ValueError, "train_subset must be between 2 and 60000"),
+    ({"name": "a b"}, ValueError, "name must be letters, digits and '-'"),
+])
+def test_recipe_rejects_bad_fields(changes, error, message):
+    with pytest.raises(error, match=message):
+        SHORT.replace(**changes)
+
+
+def test_recipe_round_trips_through_plain_data():
+    recipe = TINY_RECIPE.replace(augment="shift-flip", labels="shuffled")
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    with pytest.raises(ValueError, match="unknown Recipe key"):
+        Recipe.from_dict({**recipe.to_dict(), "momentum": 0.9})
 
 
 # --- the command line ----------------------------------------------------------------------------------------------
@@ -105,8 +132,8 @@ def test_help_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "sebook.train", "--help"], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)
     assert result.returncode == 0
-    for option in ("--attention", "--reduction", "--squeeze", "--gate", "--integration", "--seed", "--epochs",
-                   "--out"):
+    for option in ("--attention", "--reduction", "--rd-divisor", "--squeeze", "--gate", "--integration", "--dataset",
+                   "--recipe", "--seed", "--epochs", "--augment", "--labels", "--out"):
         assert option in result.stdout
 
 
@@ -119,8 +146,11 @@ def test_help_runs_as_a_module():
     (["--squeeze", "median"], "argument --squeeze: invalid choice"),
     (["--gate", "step"], "argument --gate: invalid choice"),
     (["--integration", "after"], "argument --integration: invalid choice"),
-    (["--batch-size", "1"], "argument --batch-size: must be at least 2"),
-    (["--train-subset", "99999"], "argument --train-subset: must be between 2 and 60000"),
+    (["--batch-size", "1"], "batch_size must be at least 2"),
+    (["--train-subset", "99999"], "train_subset must be between 2 and 60000"),
+    (["--recipe", "long"], "argument --recipe: invalid choice: 'long'"),
+    (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+    (["--rd-divisor", "0"], "argument --rd-divisor: expected an integer >= 1, got '0'"),
     (["--out", "model.pth"], "argument --out: the checkpoint file must end in .pt"),
     (["--out", "no/such/folder/x.pt"], "argument --out: folder 'no/such/folder' does not exist"),
     (["--manifest", "elsewhere/manifest.json"], "argument --manifest: the manifest must be in the same folder"),
@@ -151,12 +181,14 @@ def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(tmp_pa
     argv = ["--reduction", "2", "--widths", "4", "8", "--epochs", "1", "--batch-size", "50", "--train-subset", "500",
             "--seed", "3", "--out", "first/tiny.pt", "--no-progress"]
     assert main(argv) == 0
-    assert "se_r2_avg_sigmoid_standard_w4-8 (seed 3): test accuracy" in capsys.readouterr().out
+    assert "se_r2_avg_sigmoid_standard_w4-8 (seed 3, fashion-mnist, short): test accuracy" in capsys.readouterr().out
     entry = verify_manifest("first/manifest.json")["tiny.pt"]
-    assert entry["command"] == ("python -m sebook.train --attention se --reduction 2 --squeeze avg --gate sigmoid "
-                                "--integration standard --widths 4 8 --seed 3 --epochs 1 --batch-size 50 --lr 0.003 "
-                                "--train-subset 500 --threads 1 --out first/tiny.pt")
+    assert entry["command"] == ("python -m sebook.train --attention se --reduction 2 --rd-divisor 1 --squeeze avg "
+                                "--gate sigmoid --integration standard --widths 4 8 --dataset fashion-mnist "
+                                "--recipe short --seed 3 --epochs 1 --batch-size 50 --train-subset 500 "
+                                "--out first/tiny.pt")
     assert entry["config"] == FashionNetConfig(reduction=2, widths=(4, 8)).to_dict() and entry["seed"] == 3
+    assert entry["dataset"] == "fashion-mnist" and Recipe.from_dict(entry["recipe"]) == TINY_RECIPE
     assert entry["data_sha256"] == FASHION_MNIST_SHA256
     model, meta = load_checkpoint("first/tiny.pt")
     assert meta["metrics"]["test_accuracy"] == entry["metrics"]["test_accuracy"]
@@ -172,27 +204,24 @@ def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(tmp_pa
 
 def test_command_line_is_canonical():
     args = train_module.build_parser().parse_args(["--attention", "none", "--out", "c/none_s0.pt"])
-    assert command_line(args) == ("python -m sebook.train --attention none --reduction 16 --squeeze avg --gate "
-                                  "sigmoid --integration standard --widths 16 32 64 --seed 0 --epochs 2 "
-                                  "--batch-size 128 --lr 0.003 --threads 1 --out c/none_s0.pt")
+    assert command_line(args) == ("python -m sebook.train --attention none --reduction 16 --rd-divisor 1 --squeeze "
+                                  "avg --gate sigmoid --integration standard --widths 16 32 64 --dataset "
+                                  "fashion-mnist --recipe short --seed 0 --out c/none_s0.pt")
 
 
-# --- reproducing the committed checkpoints from the manifest's commands ---------------------------------------------
+# --- reproducing the committed checkpoints from their manifest entries -----------------------------------------------
 
 def reproduce(name, tmp_path):
     entry = read_manifest(MANIFEST)["checkpoints"][name]
     if entry["cpu_capability"] != torch.backends.cpu.get_cpu_capability() or entry["torch"] != str(torch.__version__):
         pytest.skip(f"{name} was trained with torch {entry['torch']} on a {entry['cpu_capability']} CPU; this is "
                     f"torch {torch.__version__} on {torch.backends.cpu.get_cpu_capability()}: the last bits may differ")
-    command = shlex.split(entry["command"])
-    assert command[:3] == ["python", "-m", "sebook.train"]
-    out = tmp_path / name
-    command[command.index("--out") + 1] = str(out)
-    assert main(command[3:] + ["--no-progress"]) == 0
+    config = FashionNetConfig.from_dict(entry["config"])
+    rebuilt, metrics = train(config, entry["seed"], Recipe.from_dict(entry["recipe"]), entry["dataset"],
+                             progress=False)
     committed, _ = load_checkpoint(MANIFEST.parent / name)
-    rebuilt, _ = load_checkpoint(out)
-    assert states_equal(committed.state_dict(), rebuilt.state_dict())
-    assert file_sha256(out) == entry["sha256"]
+    assert states_equal(committed.state_dict(), rebuilt.state_dict())  # the same weights, bit for bit
+    assert metrics["test_accuracy"] == entry["metrics"]["test_accuracy"]
 
 
 def test_tiny_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
@@ -201,4 +230,4 @@ def test_tiny_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("SEBOOK_SLOW_TESTS"), reason="about 1-2 minutes; set SEBOOK_SLOW_TESTS=1")
 def test_full_size_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
-    reproduce("se_r16_avg_sigmoid_standard_s0.pt", tmp_path)
+    reproduce("fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt", tmp_path)

@@ -56,13 +56,19 @@ def checkpoint_folder() -> Path:
     return repository if repository.is_dir() else Path("checkpoints")
 
 
-def checkpoint_path(config: FashionNetConfig, seed: int, folder: str | os.PathLike[str] | None = None) -> Path:
-    """Where the network ``config`` trained with ``seed`` is stored: ``<folder>/<config.name>_s<seed>.pt``."""
+def checkpoint_path(config: FashionNetConfig, seed: int, folder: str | os.PathLike[str] | None = None, *,
+                    recipe: str = "short", dataset: str = "fashion-mnist") -> Path:
+    """Where the network ``config`` trained with ``seed`` by ``recipe`` on ``dataset`` is stored.
+
+    ``<folder>/<dataset>_<recipe>_<config.name>_s<seed>.pt``; the first edition's nets (recipe ``"short"`` on
+    Fashion-MNIST) keep their short names, ``<folder>/<config.name>_s<seed>.pt``.
+    """
     if not isinstance(config, FashionNetConfig):
         raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return Path(checkpoint_folder() if folder is None else folder) / f"{config.name}_s{seed}.pt"
+    prefix = "" if (recipe, dataset) == ("short", "fashion-mnist") else f"{dataset}_{recipe}_"
+    return Path(checkpoint_folder() if folder is None else folder) / f"{prefix}{config.name}_s{seed}.pt"
 
 
 class CheckpointError(ValueError):

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.nn import functional as F
 
 from . import checks
 
@@ -273,3 +274,83 @@ def load_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
         raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
     dirs = tuple(d.resolve() for d in search_dirs(root))
     return _load(split, dirs, base_url)
+
+
+# --- the cast testbed ------------------------------------------------------------------------------------------
+
+DATASETS = ("fashion-mnist", "cast-fashion-mnist")
+"""Names of the data sets the book trains on: Fashion-MNIST itself and the cast testbed derived from it."""
+
+CAST_TINT = 1.0
+"""The brightness of the lit channel's frame in a cast testbed image."""
+
+CAST_FRAME = 2
+"""Width in pixels of the frame around each cast testbed image (28 x 28 garments in 32 x 32 images)."""
+
+CAST_SEEDS = {"train": 0, "test": 1}
+"""The fixed seed of each split of the cast testbed: the same split is the same tensor on every machine."""
+
+
+def lit_channels(n: int, generator: torch.Generator) -> torch.Tensor:
+    """(n, 3) one-hot rows: which of the three colour channels each of n images has lit (uniformly at random)."""
+    n = checks.positive_int("n", n)
+    return F.one_hot(torch.randint(0, 3, (n,), generator=generator), 3).float()
+
+
+def compose_cast_images(images: torch.Tensor, lit: torch.Tensor, generator: torch.Generator,
+                        tint: float = CAST_TINT, frame: int = CAST_FRAME) -> torch.Tensor:
+    """Three garments in three colour channels, framed in the colour of the channel that holds the labelled one.
+
+    For image ``i`` with one-hot ``lit[i]``, the lit channel holds ``images[i]`` and the two other channels hold two
+    other images of the same set, drawn at random; all three are padded by a ``frame`` of zeros, and the lit
+    channel's frame is set to ``tint``. Which garment to classify is told only by the frame, far from most of the
+    garment's pixels: a property of the whole channel that SE's squeeze sees at once (and can use to weight the lit
+    channel's features up), while a convolution sees it only where its window reaches the frame.
+    """
+    images = checks.feature_map(images, 1, name="images")
+    n = len(images)
+    if not isinstance(lit, torch.Tensor) or lit.shape != (n, 3):
+        raise ValueError(f"lit must be a tensor of shape ({n}, 3), got {getattr(lit, 'shape', lit)!r}")
+    tint = float(tint)
+    if not tint >= 0:
+        raise ValueError(f"tint must be a number >= 0, got {tint!r}")
+    frame = checks.positive_int("frame", frame)
+    others = (torch.arange(n)[:, None] + torch.randint(1, n, (n, 2), generator=generator)) % n
+    channels = images.expand(n, 3, *images.shape[2:]).clone()
+    distractors = images[others].squeeze(2)  # (n, 2, H, W)
+    mask = lit.bool()
+    channels[~mask] = distractors.reshape(2 * n, *images.shape[2:])
+    framed = F.pad(channels, (frame,) * 4)
+    border = torch.ones(framed.shape[2:], dtype=torch.bool)
+    border[frame:-frame, frame:-frame] = False
+    return framed + tint * lit[:, :, None, None] * border
+
+
+@functools.lru_cache(maxsize=2)
+def _cast_split(split: str, dirs: tuple[Path, ...], base_url: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    images, labels = _load(split, dirs, base_url)
+    generator = torch.Generator().manual_seed(CAST_SEEDS[split])
+    lit = lit_channels(len(images), generator)
+    return compose_cast_images(images, lit, generator), labels, lit
+
+
+def load_cast_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
+                            base_url: str = FASHION_MNIST_URL) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The cast testbed: three Fashion-MNIST garments per image, one per colour channel; the lit one is the label.
+
+    Returns ``(images, labels, lit)``: float32 (N, 3, 32, 32) images (:func:`compose_cast_images`), the labels of
+    :func:`load_fashion_mnist` (of the garment in the lit channel), and the (N, 3) one-hot lit channel of each image
+    (:func:`lit_channels`). Deterministic: each split is generated from its own fixed seed (:data:`CAST_SEEDS`).
+    Cached per process like :func:`load_fashion_mnist`; do not modify the tensors in place.
+    """
+    load_fashion_mnist(split, root, base_url)  # checks the arguments
+    return _cast_split(split, tuple(d.resolve() for d in search_dirs(root)), base_url)
+
+
+def load_dataset(dataset: str, split: str, root: str | os.PathLike[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(images, labels)`` of ``split`` of one of :data:`DATASETS`."""
+    checks.one_of("dataset", dataset, DATASETS)
+    if dataset == "fashion-mnist":
+        return load_fashion_mnist(split, root)
+    images, labels, _ = load_cast_fashion_mnist(split, root)
+    return images, labels

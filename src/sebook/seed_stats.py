@@ -165,3 +165,81 @@ def seed_results(entries: dict[str, dict], names: dict[str, str], seeds: Sequenc
         other = next(f for f, r in recipes.items() if r != recipes[first])
         raise ValueError(f"the variants were trained differently: {first!r} and {other!r} have different recipes")
     return results
+
+
+def student_t_cdf(t: float, dof: float) -> float:
+    """P(T <= t) for Student's t distribution with ``dof`` degrees of freedom (real, > 0), by Simpson's rule."""
+    import math
+
+    dof = float(dof)
+    if not dof > 0:
+        raise ValueError(f"dof must be a number > 0, got {dof!r}")
+    log_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    x = abs(float(t))
+    steps = 2000  # even; the density is smooth, so this is exact to about 1e-10 for the values used here
+    h = x / steps
+    total = 0.0
+    for i in range(steps + 1):
+        weight = 1 if i in (0, steps) else (4 if i % 2 else 2)
+        total += weight * math.exp(log_c - (dof + 1) / 2 * math.log1p((i * h) ** 2 / dof))
+    half = total * h / 3
+    return 0.5 + half if t >= 0 else 0.5 - half
+
+
+def student_t_quantile(p: float, dof: float) -> float:
+    """The t with ``student_t_cdf(t, dof) == p`` for ``0 < p < 1``, by bisection."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie strictly between 0 and 1, got {p!r}")
+    low, high = -1e3, 1e3
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if student_t_cdf(middle, dof) < p else (low, middle)
+    return (low + high) / 2
+
+
+def welch_interval(values: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> dict[str, float]:
+    """Difference of means ``mean(values) - mean(baseline)`` with Welch's ``level`` confidence interval and p-value.
+
+    Welch's t: standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)``, degrees of freedom by the Welch-Satterthwaite
+    formula; the interval is ``difference ± t_(1 - (1 - level) / 2, dof) * standard_error`` and ``p`` is the
+    two-sided p-value of "no difference". Returns ``{"difference", "low", "high", "standard_error", "dof", "t",
+    "p", "n", "n_baseline"}``. Explained in "Learned channel weights".
+    """
+    v, b = seed_statistics(values), seed_statistics(baseline)
+    if v["n"] < 2 or b["n"] < 2:
+        raise ValueError(f"values and baseline need at least 2 seeds each; got {v['n']} and {b['n']}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    a, c = v["std"] ** 2 / v["n"], b["std"] ** 2 / b["n"]
+    se = (a + c) ** 0.5
+    diff = v["mean"] - b["mean"]
+    if se == 0:
+        return {"difference": diff, "low": diff, "high": diff, "standard_error": 0.0, "dof": float("inf"),
+                "t": 0.0 if diff == 0 else float("inf"), "p": 1.0 if diff == 0 else 0.0, "n": v["n"],
+                "n_baseline": b["n"]}
+    dof = (a + c) ** 2 / (a ** 2 / (v["n"] - 1) + c ** 2 / (b["n"] - 1))
+    half = student_t_quantile(1 - (1 - level) / 2, dof) * se
+    t = diff / se
+    return {"difference": diff, "low": diff - half, "high": diff + half, "standard_error": se, "dof": dof, "t": t,
+            "p": 2 * (1 - student_t_cdf(abs(t), dof)), "n": v["n"], "n_baseline": b["n"]}
+
+
+def holm(p_values: dict[str, float], alpha: float = 0.05) -> dict[str, dict[str, float | bool]]:
+    """Holm's step-down correction for several comparisons: adjusted p-values and which stay significant.
+
+    Sort the m p-values; the i-th smallest (from 0) is multiplied by ``m - i``, the products are made
+    non-decreasing and capped at 1. A comparison is significant at family-wise error ``alpha`` if its adjusted
+    p-value is at most ``alpha``. Returns ``{label: {"p", "adjusted", "significant"}}`` in the input's order.
+    """
+    if not isinstance(p_values, dict) or not p_values:
+        raise ValueError("p_values must be a non-empty dict from labels to p-values")
+    for label, p in p_values.items():
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"p_values[{label!r}] must be a number in [0, 1], got {p!r}")
+    order = sorted(p_values, key=p_values.get)
+    m, running, adjusted = len(order), 0.0, {}
+    for i, label in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p_values[label]))
+        adjusted[label] = running
+    return {label: {"p": float(p_values[label]), "adjusted": adjusted[label],
+                    "significant": adjusted[label] <= alpha} for label in p_values}

@@ -27,18 +27,12 @@ from torch.nn import functional as F
 from . import checks
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS
-from .data import FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, load_fashion_mnist
+from .data import DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, load_dataset
 from .excitation import GATES
 from .fashion_models import DEFAULT_WIDTHS, FashionNet, FashionNetConfig
+from .recipe import AUGMENTATIONS, LABELS, RECIPES, SHORT, Recipe, augment
 from .runtime import forward_in_batches
 from .squeeze import SQUEEZE_MODES
-
-EPOCHS = 2
-BATCH_SIZE = 128
-LEARNING_RATE = 3e-3
-WEIGHT_DECAY = 1e-4
-THREADS = 1
-"""Defaults of :func:`train` and of the command line (those of the committed checkpoints)."""
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}"
 """The progress bar shows no rates or times, so that its text is the same on every run."""
@@ -88,68 +82,62 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
             "class_accuracy": per_class}
 
 
-def _check_arguments(config: object, seed: object, epochs: object, batch_size: object, lr: object,
-                     train_subset: object) -> None:
+def train(config: FashionNetConfig, seed: int = 0, recipe: Recipe = SHORT, dataset: str = "fashion-mnist",
+          progress: bool = True, data_root: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
+    """Train a :class:`~sebook.fashion_models.FashionNet` with ``recipe`` on ``dataset``; evaluate it on its test set.
+
+    ``seed`` fixes the initial weights, and a generator seeded with it fixes the training subset, the label
+    permutation (``recipe.labels == "shuffled"``), the order of the examples and the augmentation. ``progress``
+    shows a tqdm bar on stderr whose text does not depend on timing.
+
+    Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``, ``test_loss``,
+    ``class_accuracy`` (test, per class), ``epoch_loss`` and ``epoch_accuracy`` (training, per epoch) and
+    ``epoch_test_accuracy`` (the test accuracy after each epoch: the learning curve).
+    """
+    from tqdm import tqdm
+
     if not isinstance(config, FashionNetConfig):
         raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    checks.positive_int("epochs", epochs)
-    checks.positive_int("batch_size", batch_size)
-    if batch_size < 2:  # type: ignore[operator]
-        raise ValueError(f"batch_size must be at least 2 (BatchNorm needs two examples), got {batch_size!r}")
-    checks.positive_number("lr", lr)
-    if train_subset is not None:
-        checks.positive_int("train_subset", train_subset)
-        if not 2 <= train_subset <= 60_000:  # type: ignore[operator]
-            raise ValueError(f"train_subset must be between 2 and 60000 (or None for all), got {train_subset!r}")
-
-
-def train(config: FashionNetConfig, seed: int = 0, epochs: int = EPOCHS, batch_size: int = BATCH_SIZE,
-          lr: float = LEARNING_RATE, train_subset: int | None = None, progress: bool = True,
-          threads: int | None = THREADS, data_root: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
-    """Train a :class:`~sebook.fashion_models.FashionNet` on Fashion-MNIST and evaluate it on the test set.
-
-    AdamW (weight decay ``WEIGHT_DECAY``) with the learning rate falling linearly from ``lr`` to 0 over all
-    steps; cross-entropy loss; no augmentation. Each epoch visits the (first ``train_subset`` of a seeded
-    permutation of the) training set in a new seeded order, in full batches of ``batch_size`` (the remainder is
-    skipped). ``progress`` shows a tqdm bar on stderr whose text does not depend on timing; ``threads`` sets torch's
-    thread count for the run (``None``: leave it).
-
-    Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``, ``test_loss``,
-    ``class_accuracy`` (test, per class), ``epoch_loss`` and ``epoch_accuracy`` (training, per epoch), and
-    ``training`` (the hyperparameters).
-    """
-    from tqdm import tqdm
-
-    _check_arguments(config, seed, epochs, batch_size, lr, train_subset)
-    train_images, train_labels = load_fashion_mnist("train", data_root)
-    test_images, test_labels = load_fashion_mnist("test", data_root)
-    with reproducible(threads):
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a sebook.recipe.Recipe, got {type(recipe).__name__}")
+    checks.one_of("dataset", dataset, DATASETS)
+    train_images, train_labels = load_dataset(dataset, "train", data_root)
+    test_images, test_labels = load_dataset(dataset, "test", data_root)
+    if train_images.shape[1] != config.in_channels:
+        raise ValueError(f"{dataset} has {train_images.shape[1]}-channel images but config.in_channels is "
+                         f"{config.in_channels}")
+    with reproducible(recipe.threads):
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         model = FashionNet(config)
-        if train_subset is not None:
-            chosen = torch.randperm(len(train_images), generator=generator)[:train_subset]
+        if recipe.train_subset is not None:
+            chosen = torch.randperm(len(train_images), generator=generator)[:recipe.train_subset]
             train_images, train_labels = train_images[chosen], train_labels[chosen]
-        n = len(train_images)
+        if recipe.labels == "shuffled":
+            train_labels = train_labels[torch.randperm(len(train_labels), generator=generator)]
+        n, batch_size = len(train_images), recipe.batch_size
         steps_per_epoch = n // batch_size
         if steps_per_epoch == 0:
             raise ValueError(f"batch_size {batch_size} is larger than the {n} training examples")
-        total_steps = epochs * steps_per_epoch
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
+        total_steps = recipe.epochs * steps_per_epoch
+        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total_steps)
         every = max(1, math.ceil(steps_per_epoch / PROGRESS_UPDATES))
-        epoch_loss, epoch_accuracy = [], []
-        model.train()
+        epoch_loss, epoch_accuracy, epoch_test_accuracy = [], [], []
         with tqdm(total=total_steps, desc=config.name, bar_format=BAR_FORMAT, disable=not progress,
                   mininterval=0, miniters=1, maxinterval=math.inf, ncols=88, file=sys.stderr) as bar:
-            for epoch in range(epochs):
+            for epoch in range(recipe.epochs):
+                model.train()
                 order = torch.randperm(n, generator=generator)
                 loss_sum, correct, pending = torch.zeros((), dtype=torch.float64), 0, 0
                 for step in range(steps_per_epoch):
                     index = order[step * batch_size:(step + 1) * batch_size]
-                    logits = model(train_images[index])
+                    images = train_images[index]
+                    if recipe.augment == "shift-flip":
+                        images = augment(images, generator)
+                    logits = model(images)
                     loss = F.cross_entropy(logits, train_labels[index])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -159,20 +147,18 @@ def train(config: FashionNetConfig, seed: int = 0, epochs: int = EPOCHS, batch_s
                     correct += int((logits.argmax(1) == train_labels[index]).sum())
                     pending += 1
                     if pending == every or step == steps_per_epoch - 1:
-                        bar.set_postfix_str(f"epoch {epoch + 1}/{epochs}, loss {float(loss_sum) / (step + 1):.3f}",
-                                            refresh=False)
+                        bar.set_postfix_str(f"epoch {epoch + 1}/{recipe.epochs}, "
+                                            f"loss {float(loss_sum) / (step + 1):.3f}", refresh=False)
                         bar.update(pending)
                         pending = 0
                 epoch_loss.append(float(loss_sum) / steps_per_epoch)
                 epoch_accuracy.append(correct / (steps_per_epoch * batch_size))
-        model.eval()
-        test = evaluate(model, test_images, test_labels)
+                model.eval()
+                test = evaluate(model, test_images, test_labels)
+                epoch_test_accuracy.append(test["accuracy"])
     metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "class_accuracy": test["class_accuracy"],
                "epoch_loss": epoch_loss, "epoch_accuracy": epoch_accuracy,
-               "training": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": WEIGHT_DECAY,
-                            "optimizer": "AdamW, learning rate falling linearly to 0", "train_subset": train_subset,
-                            "train_examples": n, "steps": total_steps, "threads": torch.get_num_threads()
-                            if threads is None else threads}}
+               "epoch_test_accuracy": epoch_test_accuracy, "train_examples": n, "steps": total_steps}
     return model, metrics
 
 
@@ -180,30 +166,29 @@ RETRAIN_ENV = "SEBOOK_RETRAIN"
 """Set this environment variable to 1 to make :func:`trained_model` (and so the chapters) retrain, not load."""
 
 
-def trained_model(config: FashionNetConfig, seed: int = 0, *, retrain: bool | None = None,
-                  folder: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
-    """The trained network ``config`` with ``seed``: loaded from its committed checkpoint, or retrained.
+def trained_model(config: FashionNetConfig, seed: int = 0, recipe: str = "short", dataset: str = "fashion-mnist",
+                  *, retrain: bool | None = None, folder: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
+    """The network ``config`` trained with ``seed`` by the named ``recipe`` on ``dataset``: loaded, or retrained.
 
     By default the checkpoint :func:`sebook.checkpoints.checkpoint_path` is loaded (weights only). With
     ``retrain=True``, or ``retrain=None`` and the environment variable ``SEBOOK_RETRAIN=1``, the network is trained
-    again with the hyperparameters of the command that the manifest records for that file (the defaults of
-    :func:`train` if it records none), without a progress bar; on the same kind of CPU the weights are the same bit
-    for bit. Returns ``(model in eval mode, metadata)`` as :func:`sebook.checkpoints.load_checkpoint` does.
+    again with the recipe its manifest entry records (:data:`sebook.recipe.RECIPES` if it has none), without a
+    progress bar; on the same kind of CPU the weights are the same bit for bit. Returns ``(model in eval mode,
+    metadata)`` as :func:`sebook.checkpoints.load_checkpoint` does.
     """
     import os
-    import shlex
 
     from .checkpoints import checkpoint_path, load_checkpoint, read_manifest
 
-    path = checkpoint_path(config, seed, folder)
+    checks.one_of("recipe", recipe, RECIPES)
+    path = checkpoint_path(config, seed, folder, recipe=recipe, dataset=dataset)
     if retrain is None:
         retrain = os.environ.get(RETRAIN_ENV, "0") == "1"
     if not retrain:
         return load_checkpoint(path)
-    entry = read_manifest(path.parent / "manifest.json")["checkpoints"].get(path.name)
-    args = build_parser().parse_args(shlex.split(entry["command"])[3:] if entry else ["--out", str(path)])
-    model, metrics = train(config, seed, args.epochs, args.batch_size, args.lr, args.train_subset, progress=False,
-                           threads=args.threads)
+    entry = read_manifest(path.parent / "manifest.json")["checkpoints"].get(path.name, {})
+    chosen = Recipe.from_dict(entry["recipe"]) if "recipe" in entry else RECIPES[recipe]
+    model, metrics = train(config, seed, chosen, dataset, progress=False)
     return model, {"config": config, "metrics": metrics, "seed": seed, "data_sha256": FASHION_MNIST_SHA256,
                    "retrained": True}
 
@@ -240,29 +225,34 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m sebook.train``."""
     parser = argparse.ArgumentParser(
         prog="python -m sebook.train",
-        description="Train a small Fashion-MNIST network (sebook.fashion_models.FashionNet), evaluate it on the test "
-                    "set, save a weights-only checkpoint and record it, with this exact command, in the manifest "
-                    "beside it. Run it from the repository root.",
-        epilog="Example: python -m sebook.train --attention se --reduction 4 --seed 0 "
-               "--out checkpoints/se_r4_avg_sigmoid_standard_s0.pt")
+        description="Train a small network (sebook.fashion_models.FashionNet) on Fashion-MNIST or the cast testbed, "
+                    "evaluate it on the test set, save a weights-only checkpoint and record it (config, dataset, "
+                    "structured recipe, metrics) in the manifest beside it. Run it from the repository root.",
+        epilog="Example: python -m sebook.train --recipe plateau --attention se --rd-divisor 4 --seed 0 "
+               "--out checkpoints/fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt")
     net = parser.add_argument_group("network (sebook.fashion_models.FashionNetConfig)")
     net.add_argument("--attention", default="se", choices=list(ATTENTION), help="attention block (default: se)")
     net.add_argument("--reduction", type=_positive_float, default=16.0, help="reduction ratio r (default: 16)")
+    net.add_argument("--rd-divisor", type=_positive_int, default=1,
+                     help="round bottleneck widths to a multiple of this (default: 1)")
     net.add_argument("--squeeze", default="avg", choices=SQUEEZE_MODES, help="SE's squeeze (default: avg)")
     net.add_argument("--gate", default="sigmoid", choices=list(GATES), help="SE's gate (default: sigmoid)")
     net.add_argument("--integration", default="standard", choices=INTEGRATIONS,
                      help="where the block sits in each residual unit (default: standard)")
     net.add_argument("--widths", type=_positive_int, nargs="+", default=list(DEFAULT_WIDTHS),
                      help="channels per stage (default: 16 32 64)")
-    run = parser.add_argument_group("training (sebook.train.train)")
+    run = parser.add_argument_group("training (sebook.recipe.Recipe; options override the named recipe)")
+    run.add_argument("--dataset", default="fashion-mnist", choices=DATASETS, help="default: fashion-mnist")
+    run.add_argument("--recipe", default="short", choices=list(RECIPES), help="named recipe (default: short)")
     run.add_argument("--seed", type=_non_negative_int, default=0, help="seed of weights and data order (default: 0)")
-    run.add_argument("--epochs", type=_positive_int, default=EPOCHS, help=f"epochs (default: {EPOCHS})")
-    run.add_argument("--batch-size", type=_positive_int, default=BATCH_SIZE, help=f"default: {BATCH_SIZE}")
-    run.add_argument("--lr", type=_positive_float, default=LEARNING_RATE, help=f"peak learning rate (default: "
-                                                                               f"{LEARNING_RATE})")
-    run.add_argument("--train-subset", type=_positive_int, default=None,
+    run.add_argument("--epochs", type=_positive_int)
+    run.add_argument("--batch-size", type=_positive_int)
+    run.add_argument("--lr", type=_positive_float, help="peak learning rate")
+    run.add_argument("--augment", choices=AUGMENTATIONS)
+    run.add_argument("--labels", choices=LABELS)
+    run.add_argument("--train-subset", type=_positive_int,
                      help="train on this many training examples (a seeded choice; default: all 60000)")
-    run.add_argument("--threads", type=_positive_int, default=THREADS, help=f"torch threads (default: {THREADS})")
+    run.add_argument("--threads", type=_positive_int, help="torch threads")
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, help="checkpoint file to write (.pt), e.g. checkpoints/NAME.pt")
     out.add_argument("--manifest", default=None, help="manifest to update (default: manifest.json beside --out)")
@@ -272,15 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OVERRIDES = ("epochs", "batch_size", "lr", "augment", "labels", "train_subset", "threads")
+"""Recipe fields that command-line options can override."""
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The canonical command for ``args``: every option that affects the weights spelled out, plus ``--out``."""
     parts = ["python", "-m", "sebook.train", "--attention", args.attention, "--reduction", f"{args.reduction:g}",
-             "--squeeze", args.squeeze, "--gate", args.gate, "--integration", args.integration,
-             "--widths", *map(str, args.widths), "--seed", str(args.seed), "--epochs", str(args.epochs),
-             "--batch-size", str(args.batch_size), "--lr", repr(args.lr)]
-    if args.train_subset is not None:
-        parts += ["--train-subset", str(args.train_subset)]
-    parts += ["--threads", str(args.threads), "--out", args.out]
+             "--rd-divisor", str(args.rd_divisor), "--squeeze", args.squeeze, "--gate", args.gate,
+             "--integration", args.integration, "--widths", *map(str, args.widths), "--dataset", args.dataset,
+             "--recipe", args.recipe, "--seed", str(args.seed)]
+    for name in OVERRIDES:
+        if getattr(args, name) is not None:
+            parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    parts += ["--out", args.out]
     return shlex.join(parts)
 
 
@@ -291,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        in_channels = 3 if args.dataset == "cast-fashion-mnist" else 1
         config = FashionNetConfig(attention=args.attention, reduction=args.reduction, squeeze=args.squeeze,
-                                  gate=args.gate, integration=args.integration, widths=tuple(args.widths))
+                                  gate=args.gate, integration=args.integration, widths=tuple(args.widths),
+                                  rd_divisor=args.rd_divisor, in_channels=in_channels)
+        recipe = RECIPES[args.recipe].replace(**{k: getattr(args, k) for k in OVERRIDES
+                                                 if getattr(args, k) is not None})
     except (TypeError, ValueError) as error:
         parser.error(str(error))
-    if args.batch_size < 2:
-        parser.error(f"argument --batch-size: must be at least 2 (BatchNorm needs two examples), got {args.batch_size}")
-    if args.train_subset is not None and not 2 <= args.train_subset <= 60_000:
-        parser.error(f"argument --train-subset: must be between 2 and 60000, got {args.train_subset}")
     out = Path(args.out)
     if out.suffix != ".pt":
         parser.error(f"argument --out: the checkpoint file must end in .pt, got {args.out!r}")
@@ -309,22 +304,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("argument --manifest: the manifest must be in the same folder as the checkpoint (--out)")
 
     start = time.perf_counter()
-    model, metrics = train(config, args.seed, args.epochs, args.batch_size, args.lr, args.train_subset,
-                           progress=not args.no_progress, threads=args.threads, data_root=args.data_root)
+    model, metrics = train(config, args.seed, recipe, args.dataset, progress=not args.no_progress,
+                           data_root=args.data_root)
     seconds = time.perf_counter() - start
     save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
     from . import __version__
 
     update_manifest(manifest, out, {
-        "command": command_line(args), "config": config.to_dict(), "seed": args.seed,
-        "metrics": {k: metrics[k] for k in ("test_accuracy", "test_loss", "epoch_loss")},
-        "data_sha256": FASHION_MNIST_SHA256, "train_seconds": round(seconds, 1), "threads": args.threads,
+        "command": command_line(args), "dataset": args.dataset, "recipe": recipe.to_dict(),
+        "config": config.to_dict(), "seed": args.seed,
+        "metrics": {k: metrics[k] for k in ("test_accuracy", "test_loss", "epoch_loss", "epoch_test_accuracy")},
+        "data_sha256": FASHION_MNIST_SHA256, "train_seconds": round(seconds, 1),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "sebook": __version__,
         "torch": str(torch.__version__), "python": platform.python_version()})
     worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
-    print(f"{config.name} (seed {args.seed}): test accuracy {metrics['test_accuracy']:.4f}, "
-          f"weakest class {FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
-          f"{seconds:.1f} s; wrote {out} and {manifest}")
+    print(f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test accuracy "
+          f"{metrics['test_accuracy']:.4f}, weakest class {FASHION_MNIST_CLASSES[worst]} "
+          f"{metrics['class_accuracy'][worst]:.3f}; {seconds:.1f} s; wrote {out} and {manifest}")
     return 0
 
 
