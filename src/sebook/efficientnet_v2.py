@@ -6,7 +6,7 @@ expansion 1x1 and the depthwise convolution by one regular 3x3 convolution and h
 and few channels, depthwise convolutions and SE run poorly on accelerators, and the search preferred the fused
 block there. The last three stages are EfficientNet's MBConv (:class:`sebook.blocks.MBConv`) with SE after the
 depthwise convolution, on the expanded width, with ``max(1, in_channels // 4)`` hidden units (a quarter of the
-block's *input* width) and SiLU inside. BatchNorm uses ``eps=1e-3``. Explained in "SE in today's networks".
+block's *input* width) and SiLU inside. BatchNorm uses ``eps=1e-3``. Explained in "SE's family".
 """
 from __future__ import annotations
 

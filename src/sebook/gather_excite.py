@@ -128,13 +128,16 @@ class GatherExciteBlock(ChannelAttention):
         """``sigmoid(gather(x))``: (B, C) with the global extent, else (B, C, ceil(H/e), ceil(W/e))."""
         return self.excitation(self.squeeze(x))
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
-        """``x * interp(gates)``, plus ``residual`` if given (the excite operator, Eq. 2 of the paper)."""
+    def gate_map(self, x: torch.Tensor) -> torch.Tensor:
+        """``interp(gates)``: (B, C, 1, 1) with the global extent, else (B, C, H, W), each gate over its window."""
         gates = self.gates(x)
         if self.extent is None:
-            y = x * gates[:, :, None, None]  # SE's recalibration: one gate per channel
-        else:
-            y = x * upsample_nearest(gates, x)  # each gate covers its e x e neighbourhood
+            return gates[:, :, None, None]  # SE's recalibration: one gate per channel
+        return upsample_nearest(gates, x)  # each gate covers its e x e neighbourhood
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """``x * interp(gates)``, plus ``residual`` if given (the excite operator, Eq. 2 of the paper)."""
+        y = x * self.gate_map(x)
         return y if residual is None else residual + y
 
     def extra_repr(self) -> str:

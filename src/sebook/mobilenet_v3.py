@@ -10,7 +10,7 @@ convolution, on the expanded width ``E``:
 - ReLU inside the bottleneck, and the hard sigmoid ``relu6(x + 3) / 6`` as the gate (cheap on mobile CPUs, no
   exponential), where SE has the sigmoid.
 
-Explained in the chapter "SE in today's networks".
+Explained in the chapter "SE's family".
 """
 from __future__ import annotations
 

@@ -241,7 +241,7 @@ def from_timm(arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes:
     """
     return _from_layout(TIMM_ARCHS, arch, state_dict, num_classes)
 
-# SE in today's networks (chapter "SE in today's networks"), each in its own module, re-exported here
+# SE in today's networks (chapter "SE's family"), each in its own module, re-exported here
 from .efficientnet_v2 import EfficientNetV2, efficientnet_v2_s  # noqa: E402
 from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large  # noqa: E402
 from .regnet import RegNet, regnet_y_400mf  # noqa: E402

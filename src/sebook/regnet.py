@@ -9,7 +9,7 @@ The layout is torchvision's ``regnet_y_400mf`` (4,344,144 parameters). Each unit
 
 with ``w_b = w_out`` (bottleneck ratio 1) and SE inside the branch, after the grouped convolution, on ``w_b``
 channels but with a bottleneck width of ``int(round(0.25 * w_in))``: a quarter of the unit's *input* width.
-Explained in the chapter "SE in today's networks".
+Explained in the chapter "SE's family".
 """
 from __future__ import annotations
 
