@@ -95,7 +95,7 @@ class GatherExciteBlock(ChannelAttention):
     """Gather-Excite: ``x * sigmoid(interp(gather(x)))`` with a parameter-free or a depthwise-convolution gather.
 
     ``squeeze`` is the gather and ``excitation`` the sigmoid, so :meth:`gates` is ``sigmoid(gather(x))``:
-    (B, C) with the global extent (exactly SE's shape; :func:`sebook.gates.capture_gates` records them), or
+    (B, C) with the global extent (exactly SE's shape; :func:`sebook.gate_stats.capture_gates` records them), or
     (B, C, ceil(H/e), ceil(W/e)) with extent ``e``, one gate per channel and neighbourhood.
 
     Args:
