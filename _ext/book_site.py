@@ -38,6 +38,11 @@ ADMONITION_ICONS = {"": "bell", "note": "circle-info", "tip": "lightbulb", "hint
                     "exercise": "pencil"}
 ICON_SCRIPT = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
 # The theme loads the search index on every page for search-as-you-type, which this site leaves off.
+# Accessibility fixes in the theme's markup: the search buttons' aria-label ("Search") does not contain their visible
+# text ("Search Ctrl+K"); a citation list (role="list") whose entries are not list items.
+MARKUP_FIXES = [(' title="Search" aria-label="Search" data-bs-placement', ' title="Search" data-bs-placement'),
+                ('<div class="citation" id="', '<div role="listitem" class="citation" id="'),
+                (' role="doc-biblioentry">', '>')]
 SEARCH_SCRIPTS = re.compile(r'\s*<script src="[^"]*(_static/searchtools|_static/language_data|searchindex)\.js"></script>')
 
 
@@ -203,7 +208,7 @@ def load_only_used_scripts(app: Sphinx, pagename: str, templatename: str, contex
 
     def used(key: str) -> bool:
         name = key.split("?")[0]
-        if not has_widgets and (name.endswith(("widgets/embed.js", "widgets-mathjax3.js"))):
+        if not has_widgets and name.endswith(("widgets/embed.js", "widgets-mathjax3.js", "widgets-a11y.js")):
             return False
         if not has_maths and ("vendor/mathjax/" in name or key.startswith("window.MathJax")):
             return False
@@ -215,7 +220,8 @@ def load_only_used_scripts(app: Sphinx, pagename: str, templatename: str, contex
 def trim_theme_scripts(app: Sphinx, exception: Exception | None) -> None:
     """Remove two scripts that the theme's template writes into every page: Font Awesome's 1.5 MB icon script
     (``_static/vendor/icons.css`` draws the icons), and, except on the search page, the search index and search
-    code (the theme loads them for search-as-you-type, which is off here: the search box opens ``search.html``)."""
+    code (the theme loads them for search-as-you-type, which is off here: the search box opens ``search.html``).
+    Also apply `MARKUP_FIXES`, two accessibility fixes in markup that the theme and Sphinx write."""
     if exception is not None or app.builder.format != "html":
         return
     search_as_you_type = app.config.html_theme_options.get("search_as_you_type", False)
@@ -224,6 +230,8 @@ def trim_theme_scripts(app: Sphinx, exception: Exception | None) -> None:
             continue
         html = page.read_text(encoding="utf-8")
         trimmed = ICON_SCRIPT.sub("", html)
+        for old, new in MARKUP_FIXES:
+            trimmed = trimmed.replace(old, new)
         if not search_as_you_type and page.name != "search.html":
             trimmed = SEARCH_SCRIPTS.sub("", trimmed)
         if trimmed != html:
