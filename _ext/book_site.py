@@ -195,6 +195,7 @@ def load_only_used_scripts(app: Sphinx, pagename: str, templatename: str, contex
 
     - the widget manager and its MathJax shim, unless the page embeds widget state;
     - MathJax and its configuration, unless the page (or a widget label) has maths;
+    - the search-snippet fix, except on the search page;
     (The theme's template adds two more: its icon script and the search index; `trim_theme_scripts` removes
     them from the written pages.)
     """
@@ -211,6 +212,8 @@ def load_only_used_scripts(app: Sphinx, pagename: str, templatename: str, contex
         if not has_widgets and name.endswith(("widgets/embed.js", "widgets-mathjax3.js", "widgets-a11y.js")):
             return False
         if not has_maths and ("vendor/mathjax/" in name or key.startswith("window.MathJax")):
+            return False
+        if pagename != "search" and name.endswith("search-snippets.js"):
             return False
         return True
 

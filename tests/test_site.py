@@ -198,6 +198,11 @@ def test_search_finds_a_chapter(browser, server):
     page, errors, _console, offsite = open_page(browser, server, "search.html?q=excitation", VIEWPORTS["desktop"])
     page.wait_for_selector("#search-results li", timeout=15000)
     assert page.locator("#search-results li").count() >= 1
+    page.wait_for_selector("#search-results li p.context", timeout=15000)
+    snippets = page.eval_on_selector_all("#search-results li p.context", "els => els.map(e => e.textContent)")
+    for text in snippets:  # the article's words, not the toolbar's buttons or the contents list
+        assert "  " not in text and "\n" not in text, f"search snippet with markup whitespace: {text!r}"
+        assert not any(label in text for label in ("Launch", "Color mode", "Copy to clipboard", "Contents ")), text
     assert errors == [] and offsite == []
     page.context.close()
 
