@@ -11,14 +11,14 @@ import pytest
 import torch
 
 import sebook
-from sebook import SEBlock, make_divisible, recalibrate, recalibrate_add, make_rd_channels, widgets
+from sebook import SEBlock, make_divisible, make_rd_channels, recalibrate, recalibrate_add, widgets
 from sebook.costs import count_flops
 from sebook.attention import CBAMBlock, ECABlock, make_attention
 from sebook.blocks import MBConv
 from sebook.data import load_fashion_mnist
 from sebook.excitation import Excitation
 from sebook.fashion_models import FashionNet, FashionNetConfig
-from sebook.models import efficientnet_b0, se_resnet50
+from sebook.models import efficientnet_b0, from_timm, from_torchvision, se_resnet50
 from sebook.squeeze import Squeeze
 
 X = torch.randn(2, 16, 8, 8)
@@ -92,6 +92,10 @@ CASES = [
     ("sebook.setup(seed=-1)", lambda: sebook.setup(seed=-1), ValueError, r"seed must be an integer >= 0, got -1"),
     ("widgets.figure_slider([], [], 'x', [])", lambda: widgets.figure_slider([], [], "x", []), ValueError,
      r"must be non-empty and of equal length"),
+    ("from_torchvision('vgg16', {})", lambda: from_torchvision("vgg16", {}), ValueError,
+     r"arch must be one of 'resnet50', 'resnet101', 'efficientnet_b0'; got 'vgg16'"),
+    ("from_timm('seresnet50', {}) (no weights)", lambda: from_timm("seresnet50", {}), ValueError,
+     r"state_dict does not have the resnet layout: \d+ missing keys \['conv1.weight'"),
     ("load_fashion_mnist('validation')", lambda: load_fashion_mnist("validation"), ValueError,
      r"split must be one of 'train', 'test'; got 'validation'"),
 ]

@@ -191,8 +191,8 @@ class MBConv(nn.Module):
     MBConv: SE sits after the depthwise convolution, on the expanded width, with a bottleneck width of
     ``max(1, int(in_channels * rd_ratio))`` (a quarter of the block's *input* channels) and SiLU everywhere.
     ``"after_project"`` rebuilds the source notebook's block for comparison: SE after the projection, on the output
-    width, bottleneck width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6 in the convolutions (MobileNetV2's
-    choice) and ReLU inside SE. ``"none"`` omits SE.
+    width, bottleneck width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6 in the convolutions
+    (MobileNetV2's choice) and ReLU inside SE. ``"none"`` omits SE.
     The residual (when ``stride == 1`` and ``in_channels == out_channels``) passes through
     :class:`StochasticDepth` in training. Explained in "MBConv".
 

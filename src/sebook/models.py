@@ -213,18 +213,21 @@ TIMM_ARCHS = {"seresnet50": (se_resnet50, "resnet")}
 """Architectures :func:`from_timm` accepts."""
 
 
-def _from_layout(archs: dict, arch: str, state_dict: Mapping[str, torch.Tensor], num_classes: int | None) -> nn.Module:
+def _from_layout(archs: dict, arch: str, state_dict: Mapping[str, torch.Tensor],
+                 num_classes: int | None) -> nn.Module:
     build, layout = archs[checks.one_of("arch", arch, archs)]
     if num_classes is None:  # read it from the classifier, so fine-tuned heads load too
-        head = state_dict.get("fc.weight", state_dict.get("classifier.1.weight")) if isinstance(
-            state_dict, Mapping) else None
+        head = None
+        if isinstance(state_dict, Mapping):
+            head = state_dict.get("fc.weight", state_dict.get("classifier.1.weight"))
         num_classes = head.shape[0] if isinstance(head, torch.Tensor) else 1000
     model = build(num_classes=num_classes)
     model.load_state_dict(convert_state_dict(model, state_dict, layout), strict=False)
     return model.eval()
 
 
-def from_torchvision(arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None) -> nn.Module:
+def from_torchvision(arch: str, state_dict: Mapping[str, torch.Tensor], *,
+                     num_classes: int | None = None) -> nn.Module:
     """The book's ``arch`` (``"resnet50"``, ``"resnet101"``, ``"efficientnet_b0"``) with torchvision's weights.
 
     ``state_dict`` is a torchvision model's (e.g. ``torchvision.models.resnet50(weights="DEFAULT").state_dict()``);

@@ -18,7 +18,7 @@ from .squeeze import SQUEEZE_MODES, Squeeze
 class ChannelAttention(nn.Module):
     """Base of SE, ECA and CBAM: ``gates = excitation(squeeze(x))``, then recalibration of ``x`` by the gates.
 
-    Subclasses set ``channels``, ``squeeze`` and ``excitation``; :func:`sebook.gates.capture_gates` hooks
+    Subclasses set ``channels``, ``squeeze`` and ``excitation``; :func:`sebook.gate_stats.capture_gates` hooks
     ``excitation`` of every such block.
     """
 

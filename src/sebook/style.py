@@ -1,6 +1,6 @@
 """The book's figure style: small, sharp figures on white that read the same in the site's light and dark mode.
 
-:func:`use_book_style` is applied by :func:`sebook.setup`; :func:`as_array` is the one conversion every figure
+:func:`use_book_style` is applied by :func:`sebook.runtime.setup`; :func:`as_array` is the one conversion every figure
 module shares.
 """
 from __future__ import annotations

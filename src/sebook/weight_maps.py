@@ -5,17 +5,17 @@ and timm's ``seresnet50``; only the names differ (the book groups a residual uni
 and ``attention``, and an MBConv block into named parts), and the SE layers are ``nn.Linear`` where those
 libraries use 1x1 convolutions. The maps:
 
-==============================================  ==============================================
-book                                            torchvision / timm
-==============================================  ==============================================
-``layerN.M.branch.convK`` / ``.bnK``            ``layerN.M.convK`` / ``.bnK``
-``layerN.M.shortcut.conv`` / ``.bn``            ``layerN.M.downsample.0`` / ``.1``
-``layerN.M.attention.excitation.fcK``           ``layerN.M.se.fcK`` (timm; weight ``(out, in, 1, 1)``)
-``features.stem.conv`` / ``.bn``                ``features.0.0`` / ``features.0.1``
-``features.stageS.J.block.PART.conv`` / ``.bn`` ``features.S.J.block.I.0`` / ``.1`` (I: PART's position)
-``features.stageS.J.block.se.excitation.fcK``   ``features.S.J.block.I.fcK`` (weight ``(out, in, 1, 1)``)
-``features.head.conv`` / ``.bn``                ``features.8.0`` / ``features.8.1`` (after the last stage)
-==============================================  ==============================================
+===============================================  ==========================================================
+book                                             torchvision / timm
+===============================================  ==========================================================
+``layerN.M.branch.convK`` / ``.bnK``             ``layerN.M.convK`` / ``.bnK``
+``layerN.M.shortcut.conv`` / ``.bn``             ``layerN.M.downsample.0`` / ``.1``
+``layerN.M.attention.excitation.fcK``            ``layerN.M.se.fcK`` (timm; weight ``(out, in, 1, 1)``)
+``features.stem.conv`` / ``.bn``                 ``features.0.0`` / ``features.0.1``
+``features.stageS.J.block.PART.conv`` / ``.bn``  ``features.S.J.block.I.0`` / ``.1`` (I: PART's position)
+``features.stageS.J.block.se.excitation.fcK``    ``features.S.J.block.I.fcK`` (weight ``(out, in, 1, 1)``)
+``features.head.conv`` / ``.bn``                 ``features.8.0`` / ``features.8.1`` (after the last stage)
+===============================================  ==========================================================
 
 Every other name (``conv1``, ``bn1``, ``fc``, ``classifier.1``) is the same. Used by
 :func:`sebook.models.from_torchvision` and :func:`sebook.models.from_timm`.
