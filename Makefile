@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SANITIZE := --nbval-sanitize-with .nbval-sanitize.cfg
 
-.PHONY: setup book test notebooks check-notebooks clean
+.PHONY: setup book test notebooks check-notebooks format-notebooks clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,13 @@ test: book  ## Library tests, nbval on every chapter (twice), notebook re-execut
 	$(PY) -m pytest tests/ chapters/ --nbval $(SANITIZE)
 	$(PY) -m pytest chapters/ --nbval $(SANITIZE) -q
 	$(PY) tools/notebooks.py --check
+	$(PY) tools/format_notebooks.py --check
 
 notebooks: setup  ## Re-execute every chapter in place (after changing the library or a chapter)
 	$(PY) tools/notebooks.py
+
+format-notebooks: setup  ## Format the chapters' code cells with black (lines of at most 88 characters)
+	$(PY) tools/format_notebooks.py
 
 clean:
 	rm -rf _build _static/vendor

@@ -352,3 +352,39 @@ def test_no_serious_accessibility_violations(browser, server, page_path):
                 targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
                 found.append(f"{name}: {violation['impact']} {violation['id']} x{len(violation['nodes'])} {targets}")
     assert found == [], f"{page_path}:\n" + "\n".join(found)
+
+
+# ---- layout: blocks that fit the column ------------------------------------------------------------------------------
+
+BLOCKS = (".bd-article div.highlight pre, .bd-article div.cell_output pre, .bd-article div.math, "
+          ".bd-article mjx-container[display='true']")
+OVERFLOWING = """sel => Array.from(document.querySelectorAll(sel)).filter(el => el.scrollWidth > el.clientWidth + 1)
+    .map(el => { const cell = el.closest('.cell'); const kind = el.closest('.cell_output') ? 'output'
+                 : el.closest('.cell_input') ? 'code' : 'maths';
+                 const style = getComputedStyle(el);
+                 return {kind, width: el.scrollWidth, column: el.clientWidth, scrolls: ['auto', 'scroll']
+                         .includes(style.overflowX), text: (el.textContent || '').trim().slice(0, 70)}; })"""
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("chapters/")]
+
+
+def wait_for_maths(page) -> None:
+    page.wait_for_function("() => !window.MathJax || !window.MathJax.startup || "
+                           "window.MathJax.startup.promise.then(() => true)", timeout=20000)
+    page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
+
+
+@pytest.mark.parametrize("page_path", CHAPTER_PAGES)
+def test_code_output_and_maths_fit_the_column(browser, server, page_path):
+    """At 1280 px no code cell, printed output or display equation is wider than the column (code is formatted
+    to 88 characters by tools/format_notebooks.py); at 390 px a wider block scrolls inside itself."""
+    page, _errors, _console, _offsite = open_page(browser, server, page_path, VIEWPORTS["desktop"])
+    wait_for_maths(page)
+    wide = page.evaluate(OVERFLOWING, BLOCKS)
+    page.context.close()
+    page, _errors, _console, _offsite = open_page(browser, server, page_path, VIEWPORTS["phone"])
+    wait_for_maths(page)
+    clipped = [b for b in page.evaluate(OVERFLOWING, BLOCKS) if not b["scrolls"]]
+    page.context.close()
+    listing = "\n".join(f"  {b['kind']}: {b['width']} px in a {b['column']} px column: {b['text']}" for b in wide)
+    assert wide == [], f"{page_path}: {len(wide)} blocks wider than the column at 1280 px:\n{listing}"
+    assert clipped == [], f"{page_path}: blocks cut off at 390 px instead of scrolling: {clipped}"
