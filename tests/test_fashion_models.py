@@ -27,7 +27,7 @@ def test_config_defaults_and_round_trip():
     assert custom.widths == (8, 16) and isinstance(custom.reduction, float)
     d = custom.to_dict()
     assert d == {"attention": "se", "reduction": 4.0, "squeeze": "max", "gate": "hard_sigmoid", "integration": "pre",
-                 "widths": [8, 16]}
+                 "widths": [8, 16], "rd_divisor": 1, "in_channels": 1}
     assert FashionNetConfig.from_dict(d) == custom
     assert FashionNetConfig.from_dict({}) == config  # missing keys take defaults
     assert hash(FashionNetConfig(reduction=4)) == hash(FashionNetConfig(reduction=4.0))
@@ -46,6 +46,8 @@ def test_config_defaults_and_round_trip():
     ({"widths": "16"}, ValueError, "widths must be a non-empty tuple"),
     ({"widths": (16, 0)}, ValueError, r"widths\[1\] must be an integer >= 1, got 0"),
     ({"widths": (16.0,)}, TypeError, r"widths\[0\] must be an integer >= 1"),
+    ({"rd_divisor": 0}, ValueError, "rd_divisor must be an integer >= 1, got 0"),
+    ({"in_channels": 2.0}, TypeError, "in_channels must be an integer >= 1"),
 ])
 def test_config_rejects_bad_values(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -73,6 +75,10 @@ def test_every_attention_name_is_accepted():
     ({"attention": "eca", "integration": "pre"}, "eca_pre"),
     ({"attention": "cbam", "reduction": 8}, "cbam_r8_standard"),
     ({"attention": "nosqueeze", "gate": "tanh"}, "nosqueeze_r16_tanh_standard"),
+    ({"attention": "se", "rd_divisor": 4, "in_channels": 3}, "se_r16_avg_sigmoid_standard_d4_c3"),
+    ({"attention": "none", "rd_divisor": 4}, "none"),
+    ({"attention": "gc", "rd_divisor": 4}, "gc_r16_standard_d4"),
+    ({"attention": "grn"}, "grn_standard"),
 ])
 def test_names(kwargs, name):
     assert FashionNetConfig(**kwargs).name == name
@@ -80,10 +86,11 @@ def test_names(kwargs, name):
 
 def test_attention_kwargs():
     assert FashionNetConfig(reduction=4, squeeze="max", gate="tanh").attention_kwargs() == {
-        "reduction": 4.0, "squeeze": "max", "gate_layer": "tanh"}
-    assert FashionNetConfig(attention="cbam", reduction=8).attention_kwargs() == {"reduction": 8.0}
+        "reduction": 4.0, "rd_divisor": 1, "squeeze": "max", "gate_layer": "tanh"}
+    assert FashionNetConfig(attention="cbam", reduction=8, rd_divisor=4).attention_kwargs() == {
+        "reduction": 8.0, "rd_divisor": 4}
     assert FashionNetConfig(attention="nosqueeze", gate="tanh").attention_kwargs() == {
-        "reduction": 16.0, "gate_layer": "tanh"}
+        "reduction": 16.0, "rd_divisor": 1, "gate_layer": "tanh"}
     assert FashionNetConfig(attention="eca").attention_kwargs() == {}
     assert FashionNetConfig(attention="none").attention_kwargs() == {}
 
@@ -143,7 +150,7 @@ def test_residual_stage_shortcuts():
 
 def test_model_rejects_bad_inputs():
     model = FashionNet()
-    with pytest.raises(ValueError, match="expected 1, got 3"):
+    with pytest.raises(RuntimeError, match="to have 1 channels, but got 3"):  # PyTorch's own message
         model(torch.rand(2, 3, 28, 28))
     with pytest.raises(TypeError, match="config must be a FashionNetConfig"):
         FashionNet({"attention": "se"})  # type: ignore[arg-type]

@@ -279,7 +279,7 @@ def load_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
 # --- the cast testbed ------------------------------------------------------------------------------------------
 
 DATASETS = ("fashion-mnist", "cast-fashion-mnist")
-"""Names of the data sets the book trains on: Fashion-MNIST itself and the cast testbed derived from it."""
+"""Names of the data sets the book trains on, Fashion-MNIST itself and the cast testbed derived from it."""
 
 CAST_TINT = 1.0
 """The brightness of the lit channel's frame in a cast testbed image."""
@@ -288,7 +288,7 @@ CAST_FRAME = 2
 """Width in pixels of the frame around each cast testbed image (28 x 28 garments in 32 x 32 images)."""
 
 CAST_SEEDS = {"train": 0, "test": 1}
-"""The fixed seed of each split of the cast testbed: the same split is the same tensor on every machine."""
+"""The fixed seed of each split of the cast testbed, so that a split is the same tensor on every machine."""
 
 
 def lit_channels(n: int, generator: torch.Generator) -> torch.Tensor:

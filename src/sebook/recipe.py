@@ -17,13 +17,13 @@ from torch.nn import functional as F
 from . import checks
 
 SCHEDULES = ("linear",)
-"""Learning-rate schedules: ``"linear"`` falls from ``lr`` to 0 over all steps."""
+"""Learning-rate schedules; ``"linear"`` falls from ``lr`` to 0 over all steps."""
 
 AUGMENTATIONS = ("none", "shift-flip")
-"""``"shift-flip"``: a random shift of up to 2 pixels each way and a random horizontal flip per image."""
+"""Augmentations; ``"shift-flip"`` shifts each image by up to 2 pixels each way and flips half of them."""
 
 LABELS = ("true", "shuffled")
-"""``"shuffled"`` trains on a fixed random permutation of the training labels (a baseline that can learn no class)."""
+"""Training labels; ``"shuffled"`` is a fixed random permutation of them (a baseline that can learn no class)."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,10 @@ class Recipe:
 
 
 SHORT = Recipe("short")
-"""The first edition's recipe: 2 epochs, no augmentation (the ablation and successor nets of chapters 09-10)."""
+"""The first edition's recipe of 2 epochs without augmentation (the nets of chapters 08 to 10)."""
 
 PLATEAU = Recipe("plateau", epochs=6, augment="shift-flip")
-"""The book's main recipe: 6 epochs with shifts and flips; test accuracy levels off as the learning rate decays."""
+"""The book's main recipe, 6 epochs with shifts and flips; test accuracy levels off as the learning rate decays."""
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (SHORT, PLATEAU, PLATEAU.replace(name="plateau-shuffled",
                                                                                   labels="shuffled"))}

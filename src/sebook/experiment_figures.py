@@ -1,0 +1,100 @@
+"""Figures of the training experiments: learning curves, differences with intervals, the cast testbed, gates.
+
+Every function returns a ``matplotlib.figure.Figure`` at most 8.5 inches (680 pixels at the book's 80 dpi) wide, so
+it is shown at its natural size in the site's column; the chapters add alt text. Used in "Learned channel weights".
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .style import as_array
+
+COLOURS = ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+"""One colour per variant, in the order the variants are given."""
+
+
+def learning_curves(panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]], ylabel: str = "test accuracy (%)",
+                    title: str = "Test accuracy after each epoch") -> Figure:
+    """One panel per data set: a thin line per seed, a thick line for the mean over seeds, one colour per variant.
+
+    ``panels[panel title][variant] = [[value per epoch] per seed]``.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.3), squeeze=False)
+    for ax, (panel, variants) in zip(axes[0], panels.items()):
+        for colour, (name, curves) in zip(COLOURS, variants.items()):
+            values = np.asarray(curves, dtype=float)
+            epochs = np.arange(1, values.shape[1] + 1)
+            ax.plot(epochs, values.T, color=colour, alpha=0.35, linewidth=0.8)
+            ax.plot(epochs, values.mean(0), color=colour, linewidth=2, label=f"{name} (mean of {len(values)})")
+        ax.set(title=panel, xlabel="epoch", ylabel=ylabel, xticks=epochs)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def forest_plot(intervals: Mapping[str, Mapping[str, float]], title: str,
+                xlabel: str = "difference of mean test accuracy (points)") -> Figure:
+    """One row per comparison: its difference as a dot and its confidence interval as a bar, with a line at zero.
+
+    ``intervals[label]`` holds ``difference``, ``low`` and ``high`` (e.g. from
+    :func:`sebook.seed_stats.welch_interval`).
+    """
+    labels = list(intervals)
+    y = np.arange(len(labels))[::-1]
+    fig, ax = plt.subplots(figsize=(6.8, 0.55 * len(labels) + 1.3))
+    for row, label in zip(y, labels):
+        d = intervals[label]
+        ax.plot([d["low"], d["high"]], [row, row], color="tab:blue", linewidth=3, solid_capstyle="butt")
+        ax.plot(d["difference"], row, "o", color="black")
+    ax.axvline(0, color="0.3", linestyle="--", linewidth=1)
+    ax.set(title=title, xlabel=xlabel, yticks=y, ylim=(y.min() - 0.7, y.max() + 0.7))
+    ax.set_yticklabels(labels)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def colour_images(images: torch.Tensor | np.ndarray, captions: Sequence[str], title: str, ncols: int = 6) -> Figure:
+    """Small (N, 3, H, W) images, red, green and blue clipped to [0, 1], each with its caption underneath."""
+    images = np.clip(as_array(images).transpose(0, 2, 3, 1), 0, 1)
+    if len(captions) != len(images):
+        raise ValueError(f"captions must have one entry per image: expected {len(images)}, got {len(captions)}")
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[i], interpolation="nearest")
+        ax.set_xlabel(captions[i], fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def gate_heatmaps(panels: Mapping[str, torch.Tensor | np.ndarray], row_labels: Sequence[str], title: str,
+                  xlabel: str = "channel of the first SE block") -> Figure:
+    """Panels of (K, C) mean gates, one row per group of images (e.g. per lit channel), on one colour scale [0, 1]."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.8, 1.0 + 1.0 * len(panels) * len(row_labels) / 3),
+                             squeeze=False)
+    image = None
+    for ax, (panel, values) in zip(axes[:, 0], panels.items()):
+        image = ax.imshow(as_array(values), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_title(panel, fontsize=10)
+        ax.set_yticks(range(len(row_labels)))
+        ax.set_yticklabels(row_labels)
+        ax.set_xticks(range(as_array(values).shape[1]))
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label="mean gate", fraction=0.04, pad=0.02)
+    return fig
