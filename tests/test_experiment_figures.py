@@ -41,3 +41,9 @@ def test_colour_images_and_captions():
 def test_gate_heatmaps():
     fig = ef.gate_heatmaps({"trained": torch.rand(3, 16), "untrained": torch.rand(3, 16)}, ["r", "g", "b"], "t")
     assert fits(fig)
+
+
+def test_group_histograms():
+    panels = {f"channel {k}": {"red": torch.rand(50), "green": torch.rand(50)} for k in range(3)}
+    fig = ef.group_histograms(panels, ["tab:red", "tab:green"], "t")
+    assert len(fig.axes) == 3 and fits(fig)

@@ -98,3 +98,23 @@ def gate_heatmaps(panels: Mapping[str, torch.Tensor | np.ndarray], row_labels: S
     fig.tight_layout()
     fig.colorbar(image, ax=axes[:, 0].tolist(), label="mean gate", fraction=0.04, pad=0.02)
     return fig
+
+
+def group_histograms(panels: Mapping[str, Mapping[str, torch.Tensor | np.ndarray]], colours: Sequence[str],
+                     title: str, xlabel: str = "gate value", bins: int = 40) -> Figure:
+    """Side-by-side panels of overlaid histograms on [0, 1]: ``panels[panel title][group] = values``.
+
+    Each group (e.g. the images of one lit colour) gets its colour from ``colours``, in order; the y axis counts
+    images.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.9), squeeze=False, sharey=True)
+    edges = np.linspace(0, 1, bins + 1)
+    for ax, (panel, groups) in zip(axes[0], panels.items()):
+        for colour, (name, values) in zip(colours, groups.items()):
+            ax.hist(as_array(values).ravel(), bins=edges, alpha=0.55, color=colour, label=name)
+        ax.set(title=panel, xlabel=xlabel, xlim=(0, 1))
+    axes[0, 0].set_ylabel("images")
+    axes[0, -1].legend(loc="upper center", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
