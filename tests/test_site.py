@@ -388,3 +388,25 @@ def test_code_output_and_maths_fit_the_column(browser, server, page_path):
     listing = "\n".join(f"  {b['kind']}: {b['width']} px in a {b['column']} px column: {b['text']}" for b in wide)
     assert wide == [], f"{page_path}: {len(wide)} blocks wider than the column at 1280 px:\n{listing}"
     assert clipped == [], f"{page_path}: blocks cut off at 390 px instead of scrolling: {clipped}"
+
+
+# ---- figures drawn for the column ------------------------------------------------------------------------------
+
+SCALED_IMAGES = """() => Array.from(document.querySelectorAll('.bd-article img'))
+    .filter(img => img.naturalWidth > 0 && img.getBoundingClientRect().width > 0)
+    .map(img => ({shown: img.getBoundingClientRect().width, natural: img.naturalWidth,
+                  alt: (img.alt || img.src).slice(0, 70)}))
+    .filter(img => img.shown < 0.9 * img.natural)"""
+
+
+@pytest.mark.parametrize("page_path", CHAPTER_PAGES)
+def test_figures_are_not_shrunk_to_fit(browser, server, page_path):
+    """At 1280 px every figure (widget frames included) shows at 90 % of its natural width or more: a figure
+    drawn wider than the column would be scaled down and its text would drop below 9 px."""
+    page, _errors, _console, _offsite = open_page(browser, server, page_path, VIEWPORTS["desktop"])
+    page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
+    page.wait_for_function("() => Array.from(document.images).every(img => img.complete)", timeout=20000)
+    shrunk = page.evaluate(SCALED_IMAGES)
+    page.context.close()
+    listing = "\n".join(f"  {i['natural']} px shown at {i['shown']:.0f} px: {i['alt']}" for i in shrunk)
+    assert shrunk == [], f"{page_path}: figures scaled below 90 % of their width:\n{listing}"

@@ -46,7 +46,9 @@ def grouped_bars(values: dict[str, dict[str, float]], title: str, xlabel: str, y
     categories = list(values[series[0]])
     x = np.arange(len(categories))
     width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(max(4.8, 1.1 * len(categories) * max(1, len(series) / 2)), 3.2))
+    fig_width = min(9.0, max(4.8, 1.1 * len(categories) * max(1, len(series) / 2)))  # at most the column
+    legend_height = 0.25 if len(series) > 1 or reference else 0.0
+    fig, ax = plt.subplots(figsize=(fig_width, 3.2 + legend_height), layout="constrained")
     for i, name in enumerate(series):
         heights = np.array([values[name][c] for c in categories], dtype=float)
         offset = (i - (len(series) - 1) / 2) * width
@@ -62,9 +64,10 @@ def grouped_bars(values: dict[str, dict[str, float]], title: str, xlabel: str, y
     ax.set_xticklabels(categories)
     if log:
         ax.set_yscale("log")
-    if len(series) > 1 or reference:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    if len(series) > 1 or reference:  # below the axes, never over a bar
+        handles, names = ax.get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncol=min(3, len(names)), fontsize=8.5,
+                   frameon=False)
     return fig
 
 
@@ -246,7 +249,7 @@ def reduction_ratio_panel(costs: dict[float, dict[int, dict[str, int]]], r: floa
     widths = sorted(costs[r])
     params_all = [costs[q][c]["params"] for q in costs for c in costs[q]]
     flops_all = [costs[q][c]["flops"] for q in costs for c in costs[q]]
-    fig, (ax_p, ax_f, ax_g) = plt.subplots(1, 3, figsize=(10.8, 3.2), gridspec_kw={"width_ratios": [1, 1, 1.5]})
+    fig, (ax_p, ax_f, ax_g) = plt.subplots(1, 3, figsize=(9.0, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.4]})
     x = np.arange(len(widths))
     for ax, key, values_all, name in ((ax_p, "params", params_all, "parameters"),
                                       (ax_f, "flops", flops_all, "FLOPs of the two FC layers")):
@@ -255,16 +258,16 @@ def reduction_ratio_panel(costs: dict[float, dict[int, dict[str, int]]], r: floa
         ax.set_yscale("log")
         ax.set_ylim(min(values_all) / 2, max(values_all) * 8)
         for xi, v in zip(x, values):
-            ax.text(xi, v * 1.25, f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v:,}", ha="center", va="bottom", fontsize=7)
+            ax.text(xi, v * 1.25, f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v:,}", ha="center", va="bottom", fontsize=8)
         ax.set_xticks(x)
-        ax.set_xticklabels([f"{c}\nw={costs[r][c]['width']}" for c in widths], fontsize=7.5)
+        ax.set_xticklabels([f"{c}\nw={costs[r][c]['width']}" for c in widths], fontsize=8.5)
         ax.set(title=f"{name}, r = {r:g}", xlabel="channels C (bottleneck width w)", ylabel=f"{key} (log scale)")
     g = as_array(gates).ravel()
     ax_g.bar(np.arange(len(g)), g, width=0.85, color="tab:green")
     ax_g.axhline(0.5, color="0.4", linestyle=":", linewidth=1)
     ax_g.set(ylim=(0, 1), xlim=(-0.7, len(g) - 0.3), xlabel="channel", ylabel="gate (0 to 1)",
-             title=f"gates of a fresh {len(g)}-channel block: mean {g.mean():.3f}, std {g.std():.3f}")
-    ax_g.title.set_fontsize(9)
+             title=f"gates of a fresh {len(g)}-channel block:\nmean {g.mean():.3f}, std {g.std():.3f}")
+    ax_g.title.set_fontsize(10)
     fig.tight_layout()
     return fig
 

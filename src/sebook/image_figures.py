@@ -5,6 +5,8 @@ Used in "Overview", "Squeeze", "Recalibration" and "Learned channel weights".
 """
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -45,7 +47,10 @@ def feature_map_grid(maps: torch.Tensor, labels: Sequence[str], title: str, ncol
             ax.axis("off")
             continue
         image = ax.imshow(maps[i], vmin=vmin, vmax=vmax)
-        ax.set_xlabel(labels[i], fontsize=9)
+        # one line per part (parts are separated by newlines or runs of spaces), each wrapped to the panel's
+        # width, so that neighbouring labels never run into each other
+        parts = [part for line in labels[i].splitlines() for part in re.split(r"\s{2,}", line.strip())]
+        ax.set_xlabel("\n".join(textwrap.fill(part, 16) for part in parts), fontsize=9)
     fig.suptitle(title)
     if shared_scale and image is not None:
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="activation")
@@ -132,7 +137,7 @@ def recalibration_grid(after: torch.Tensor, gates: torch.Tensor, labels: Sequenc
     top = vmax if vmax is not None else max(float(m.max()) for _, m in rows)
     sum_top = sum_vmax if sum_vmax is not None else float(rows[0][1].sum(0).max())
     ncols = c + (1 if summed else 0)
-    fig = plt.figure(figsize=(1.25 * ncols + 1.0, 1.55 * len(rows) + 0.95))
+    fig = plt.figure(figsize=(1.1 * ncols + 0.8, 1.5 * len(rows) + 0.95))
     grid = fig.add_gridspec(len(rows), ncols + 1, width_ratios=[1] * c + ([1.15] if summed else []) + [0.08],
                             wspace=0.08 if not summed else 0.12, hspace=0.35)
     image = None
@@ -143,15 +148,15 @@ def recalibration_grid(after: torch.Tensor, gates: torch.Tensor, labels: Sequenc
             ax.set_yticks([])
             if i == c:  # the sum over channels
                 ax.imshow(maps.sum(0), cmap="gray", vmin=0, vmax=sum_top)
-                ax.set_title("sum of channels" if r == 0 else "", fontsize=8)
+                ax.set_title("sum of channels" if r == 0 else "", fontsize=9)
                 if r == len(rows) - 1:
-                    ax.set_xlabel("(grey scale)", fontsize=7)
+                    ax.set_xlabel("(grey scale)", fontsize=8.5)
                 continue
             image = ax.imshow(maps[i], vmin=0, vmax=top)
             if name == "after":
-                ax.set_title(f"gate {gates_np[i]:.2f}", fontsize=8.5)
+                ax.set_title(f"gate {gates_np[i]:.2f}", fontsize=9)
             if r == len(rows) - 1:
-                ax.set_xlabel(textwrap.fill(labels[i], 12), fontsize=7.5)
+                ax.set_xlabel(textwrap.fill(labels[i], 12), fontsize=8.5)
             if i == 0:
                 ax.set_ylabel(name, fontsize=10)
     if image is not None:
