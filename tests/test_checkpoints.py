@@ -3,6 +3,8 @@ import json
 import pickle
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ import torch
 from sebook import checkpoints
 from sebook.checkpoints import (CheckpointError, file_sha256, load_checkpoint, read_manifest, save_checkpoint,
                                 state_sha256, update_manifest, verify_manifest)
-from sebook.data import FASHION_MNIST_SHA256
+from sebook.data import DATASETS, FASHION_MNIST_SHA256, load_dataset
+from sebook.recipe import RECIPES, Recipe
+from sebook.train import evaluate, reproducible
 from sebook.fashion_models import FashionNet, FashionNetConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,12 +247,29 @@ def test_committed_checkpoints_match_the_manifest():
     required = {f"none_s{s}.pt" for s in range(3)} | {f"se_r{r}_avg_sigmoid_standard_s{s}.pt"
                                                        for r in (1, 2, 4, 8, 16) for s in range(3)}
     assert required <= names
-    assert sum(e["size"] for e in entries.values()) <= 20 * 2**20
+    assert sum(e["size"] for e in entries.values()) <= 40 * 2**20
     for name, entry in entries.items():
         argv = shlex.split(entry["command"])
         assert argv[:3] == ["python", "-m", "sebook.train"]
         assert argv[argv.index("--out") + 1] == f"checkpoints/{name}"
         assert argv[argv.index("--seed") + 1] == str(entry["seed"])
+        assert entry["dataset"] in DATASETS and Recipe.from_dict(entry["recipe"]).name in RECIPES
+
+
+def test_every_net_the_book_trains_is_committed():
+    jobs = subprocess.run([sys.executable, str(MANIFEST.parents[1] / "tools" / "train_checkpoints.py"), "--list"],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    listed = {shlex.split(line)[-1].removeprefix("checkpoints/") for line in jobs}
+    assert listed <= set(committed())
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in committed().items() if e["recipe"]["name"] != "short"))
+def test_stored_accuracy_is_what_the_checkpoint_scores(name):
+    entry = committed()[name]
+    model, _ = load_checkpoint(MANIFEST.parent / name)
+    images, labels = load_dataset(entry["dataset"], "test")
+    with reproducible(entry["recipe"]["threads"]):
+        assert evaluate(model, images, labels)["accuracy"] == entry["metrics"]["test_accuracy"]
 
 
 @pytest.mark.parametrize("name", sorted(committed()))
@@ -258,5 +279,6 @@ def test_committed_checkpoint_loads_weights_only(name):
     assert meta["config"] == FashionNetConfig.from_dict(entry["config"])
     assert meta["seed"] == entry["seed"] and meta["data_sha256"] == FASHION_MNIST_SHA256
     assert meta["metrics"]["test_accuracy"] == entry["metrics"]["test_accuracy"]
-    if not name.startswith("tiny"):
-        assert 0.85 < meta["metrics"]["test_accuracy"] < 0.95
+    if not name.startswith("tiny") and entry["recipe"]["labels"] == "true":
+        low = 0.85 if entry["dataset"] == "fashion-mnist" else 0.7
+        assert low < meta["metrics"]["test_accuracy"] < 0.95
