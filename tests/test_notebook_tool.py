@@ -91,6 +91,9 @@ def test_check_judges_text_as_nbval_does(tmp_path: Path):
     two = notebook([["a\nb\n"], ["2.5\n"], ["<object at 0x7f99>\n"]], sources)
     assert text_outputs(one, patterns) == text_outputs(two, patterns)
     assert text_outputs(one, patterns)[1] == []
+    tagged = notebook([["3.5\n"]], ["print(time.time())"])
+    tagged.cells[0].metadata["tags"] = ["nbval-ignore-output"]
+    assert text_outputs(tagged) == [[]]  # nbval's cell tag, as well as its comment
     merged = coalesce_streams([nbformat.v4.new_output("stream", name="stdout", text="a"),
                                nbformat.v4.new_output("stream", name="stderr", text="b"),
                                nbformat.v4.new_output("stream", name="stderr", text="c")])

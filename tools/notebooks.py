@@ -134,15 +134,17 @@ def sanitize_patterns(path: Path = SANITIZE_FILE) -> list[tuple[re.Pattern[str],
 
 def text_outputs(nb: nbformat.NotebookNode,
                  patterns: list[tuple[re.Pattern[str], str]] | None = None) -> list[list[str]]:
-    """The text nbval compares, cell by cell: streams (merged), errors and text mime types, sanitized; cells marked
-    ``# NBVAL_IGNORE_OUTPUT`` give an empty list."""
+    """The text nbval compares, cell by cell: streams (merged), errors and text mime types, sanitized; cells that
+    nbval skips (tag ``nbval-ignore-output`` or ``nbval-skip``, or the comment ``# NBVAL_IGNORE_OUTPUT``) give an
+    empty list."""
     result = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         texts: list[str] = []
         result.append(texts)
-        if cell.source.lstrip().startswith(IGNORE_MARKER):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell.source.lstrip().startswith(IGNORE_MARKER) or tags & {"nbval-ignore-output", "nbval-skip"}:
             continue
         for out in coalesce_streams([dict(o) for o in cell.get("outputs", [])]):
             if out["output_type"] == "stream":
