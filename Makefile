@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SANITIZE := --nbval-sanitize-with .nbval-sanitize.cfg
 
-.PHONY: setup book test notebooks check-notebooks format-notebooks clean
+.PHONY: setup book pdf test notebooks check-notebooks format-notebooks clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ setup: $(VENV)/.installed node_modules/.installed
 book: setup  ## Build the website into _build/html (warnings are errors)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-test: book  ## Library tests, nbval on every chapter (twice), notebook re-execution check, browser tests of the site
+test: book pdf  ## Library tests, nbval on every chapter (twice), notebook re-execution check, browser tests of the site
 	$(PY) -m pytest tests/ chapters/ --nbval $(SANITIZE)
 	$(PY) -m pytest chapters/ --nbval $(SANITIZE) -q
 	$(PY) tools/notebooks.py --check
@@ -30,6 +30,9 @@ test: book  ## Library tests, nbval on every chapter (twice), notebook re-execut
 
 notebooks: setup  ## Re-execute every chapter in place (after changing the library or a chapter)
 	$(PY) tools/notebooks.py
+
+pdf: book  ## The whole book as one PDF, printed from the built site: _build/html/se-book.pdf (the site links it)
+	$(PY) tools/make_pdf.py
 
 format-notebooks: setup  ## Format the chapters' code cells with black (lines of at most 88 characters)
 	$(PY) tools/format_notebooks.py
