@@ -27,21 +27,46 @@ from nbclient import NotebookClient
 CHAPTERS = Path("chapters")
 KERNEL = "python3"
 TEXT_MIMES = ("text/plain", "text/html", "text/latex", "text/markdown")
-REPOSITORY = "https://github.com/se-book/squeeze-excitation-book"
 INSTALL_TAG = "install-if-missing"
 IGNORE_MARKER = "# NBVAL_IGNORE_OUTPUT"
 SANITIZE_FILE = Path(".nbval-sanitize.cfg")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository() -> tuple[str, str]:
+    """The book's repository address and branch, from ``_config.yml`` (the one place that names them)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    return config["url"], config.get("branch", "main")
+
+
+def library_dependencies() -> list[str]:
+    """The library's requirements from ``pyproject.toml`` (``torch>=2.1``, ``numpy``, ...)."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+
+
+REPOSITORY, BRANCH = repository()
+TORCH = next(d for d in library_dependencies() if re.match(r"torch\b", d))
+OTHERS = [d for d in library_dependencies() if d != TORCH]
 INSTALL_CELL = f"""\
-# On Colab, or wherever the book's library is missing, this cell fetches the book, installs its pinned
-# requirements and restarts the Python process so they load: then run the notebook again.
-# Where the library is installed (locally, on Binder) it does nothing. The website hides this cell.
+# On Colab, or wherever the book's library is missing, this cell fetches the book and installs the library
+# with only what is missing: the platform's own torch, and any package already there in a version the library
+# accepts, stay as they are. Where the library is installed (locally, on Binder) it does nothing.
 import importlib.util, os, subprocess, sys
+repository, branch = "{REPOSITORY}", "{BRANCH}"  # from the book's _config.yml
 if importlib.util.find_spec("sebook") is None:
     if not os.path.isdir("se-book"):
-        subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY}", "se-book"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"], check=True, cwd="se-book")
-    print("Installed the book's library. Restarting Python: run the notebook again.")
-    os.kill(os.getpid(), 9)
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", branch, repository, "se-book"], check=True)
+    needed = {OTHERS!r}
+    if importlib.util.find_spec("torch") is None:
+        needed.append("{TORCH}")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + needed, check=True)  # pip leaves a package that already satisfies these alone
+    subprocess.run(pip + ["--no-deps", "-e", "se-book"], check=True)
+    sys.path.insert(0, os.path.abspath("se-book/src"))  # importable at once, without a restart
 if os.path.isdir("se-book/chapters"):
     os.chdir("se-book/chapters")  # chapters read checkpoints relative to their own folder"""
 PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "jupyter-book", "myst-nb", "nbval", "sebook")
