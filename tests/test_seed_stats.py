@@ -1,5 +1,5 @@
 """Results over seeds (sebook.seed_stats): summaries, differences from a baseline, pooled spread, ablation
-rows, recipes."""
+rows, intervals and Holm's correction."""
 import math
 
 import pytest
@@ -11,10 +11,6 @@ from sebook import seed_stats
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
-
-
-def _entry(command, seed, accuracy):
-    return {"command": command, "seed": seed, "metrics": {"test_accuracy": accuracy}}
 
 
 def test_pooled_seed_spread_pools_the_squares():
@@ -112,30 +108,3 @@ def test_compare_with_baseline():
     assert same["ratio"] == 0.0 and not same["exceeds_spread"]
     with pytest.raises(ValueError, match="at least 2 seeds"):
         seed_stats.compare_with_baseline([0.9], [0.9, 0.91])
-
-
-def test_training_recipe_keeps_only_the_training_options():
-    a = seed_stats.training_recipe("python -m sebook.train --attention eca --seed 2 --out checkpoints/eca_standard_s2.pt")
-    b = seed_stats.training_recipe("python -m sebook.train --attention se --reduction 4 --gate tanh --integration post "
-                                 "--seed 0 --epochs 2 --out x.pt")
-    assert a == b and a["epochs"] == 2 and a["widths"] == [16, 32, 64] and "seed" not in a and "attention" not in a
-    assert seed_stats.training_recipe("python -m sebook.train --epochs 3 --out x.pt") != a
-    with pytest.raises(ValueError, match="python -m sebook.train"):
-        seed_stats.training_recipe("python train.py --epochs 2")
-    with pytest.raises(TypeError, match="command"):
-        seed_stats.training_recipe(["python"])
-
-
-def test_seed_results():
-    cmd = "python -m sebook.train --attention {} --seed {} --out checkpoints/{}_s{}.pt"
-    entries = {f"{stem}_s{s}.pt": _entry(cmd.format(att, s, stem, s), s, acc + s / 100)
-               for stem, att, acc in [("none", "none", 0.8), ("eca_standard", "eca", 0.9)] for s in (0, 1)}
-    results = seed_stats.seed_results(entries, {"plain": "none", "ECA": "eca_standard"}, seeds=(0, 1))
-    assert results == {"plain": [0.8, 0.81], "ECA": [0.9, 0.91]}
-    with pytest.raises(ValueError, match="'none_s2.pt'"):
-        seed_stats.seed_results(entries, {"plain": "none"}, seeds=(0, 1, 2))
-    entries["eca_standard_s1.pt"]["command"] += " --epochs 5"
-    with pytest.raises(ValueError, match="trained differently"):
-        seed_stats.seed_results(entries, {"plain": "none", "ECA": "eca_standard"}, seeds=(0, 1))
-    with pytest.raises(TypeError, match="names"):
-        seed_stats.seed_results(entries, {}, seeds=(0,))

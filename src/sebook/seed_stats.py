@@ -112,61 +112,6 @@ def format_ablation_rows(rows: Sequence[dict[str, object]], scale: float = 100.0
     return "\n".join(lines)
 
 
-def training_recipe(command: str) -> dict[str, object]:
-    """The training options of a ``python -m sebook.train`` command: all but the network, the seed and the output.
-
-    Parsed with the command line's own parser, so defaults are filled in; two checkpoints whose recipes are equal
-    were trained the same way (same widths, epochs, batch size, learning rate, data, threads). Used in "Ablations"
-    and "Successors" to check that compared variants differ only in their attention block.
-    """
-    import shlex
-
-    from .train import build_parser  # the training command's own parser (train sits above this module)
-
-    if not isinstance(command, str):
-        raise TypeError(f"command must be a str, got {type(command).__name__}")
-    words = shlex.split(command)
-    if words[:3] != ["python", "-m", "sebook.train"]:
-        raise ValueError(f"command must start with 'python -m sebook.train', got {command[:40]!r}")
-    options = vars(build_parser().parse_args(words[3:]))
-    for key in ("attention", "reduction", "squeeze", "gate", "integration", "seed", "out", "manifest", "data_root",
-                "no_progress"):
-        options.pop(key, None)
-    return options
-
-
-def seed_results(entries: dict[str, dict], names: dict[str, str], seeds: Sequence[int] = (0, 1, 2),
-                 metric: str = "test_accuracy") -> dict[str, list[float]]:
-    """``metric`` of each variant over ``seeds``, from a checkpoint manifest's entries: ``{label: [one per seed]}``.
-
-    ``names`` maps a label to the checkpoint family's file stem (``"<config name>"``; the files are
-    ``"<stem>_s<seed>.pt"``). Raises naming the first missing file, or if the variants were trained with different
-    recipes (:func:`training_recipe`), so a comparison can never mix training budgets. Used in "Ablations" and
-    "Successors".
-    """
-    if not isinstance(entries, dict) or not isinstance(names, dict) or not names:
-        raise TypeError("entries must be a manifest's 'checkpoints' dict and names a non-empty dict of label -> stem")
-    results: dict[str, list[float]] = {}
-    recipes: dict[str, str] = {}
-    for label, stem in names.items():
-        values = []
-        for seed in seeds:
-            file = f"{stem}_s{seed}.pt"
-            if file not in entries:
-                raise ValueError(f"checkpoint {file!r} (variant {label!r}, seed {seed}) is not in the manifest")
-            entry = entries[file]
-            if entry.get("seed") != seed or metric not in entry.get("metrics", {}):
-                raise ValueError(f"manifest entry {file!r} has no seed {seed} or no metric {metric!r}")
-            recipes[file] = repr(sorted(training_recipe(entry["command"]).items()))
-            values.append(float(entry["metrics"][metric]))
-        results[label] = values
-    if len(set(recipes.values())) > 1:
-        first = next(iter(recipes))
-        other = next(f for f, r in recipes.items() if r != recipes[first])
-        raise ValueError(f"the variants were trained differently: {first!r} and {other!r} have different recipes")
-    return results
-
-
 def student_t_cdf(t: float, dof: float) -> float:
     """P(T <= t) for Student's t distribution with ``dof`` degrees of freedom (real, > 0), by Simpson's rule."""
     import math
