@@ -24,18 +24,20 @@ def learning_curves(panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
 
     ``panels[panel title][variant] = [[value per epoch] per seed]``.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.9), squeeze=False)
     for ax, (panel, variants) in zip(axes[0], panels.items()):
         for colour, (name, curves) in zip(COLOURS, variants.items()):
             values = np.asarray(curves, dtype=float)
             epochs = np.arange(1, values.shape[1] + 1)
             ax.plot(epochs, values.T, color=colour, alpha=0.35, linewidth=0.8)
-            ax.plot(epochs, values.mean(0), color=colour, linewidth=2, label=f"{name} (mean of {len(values)})")
+            ax.plot(epochs, values.mean(0), color=colour, linewidth=2, label=name)
         ax.set(title=panel, xlabel="epoch", ylabel=ylabel, xticks=epochs)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+               title="thin lines: single seeds; thick lines: their mean", title_fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
@@ -107,14 +109,15 @@ def group_histograms(panels: Mapping[str, Mapping[str, torch.Tensor | np.ndarray
     Each group (e.g. the images of one lit colour) gets its colour from ``colours``, in order; the y axis counts
     images.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 2.9), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.2), squeeze=False, sharey=True)
     edges = np.linspace(0, 1, bins + 1)
     for ax, (panel, groups) in zip(axes[0], panels.items()):
         for colour, (name, values) in zip(colours, groups.items()):
             ax.hist(as_array(values).ravel(), bins=edges, alpha=0.55, color=colour, label=name)
         ax.set(title=panel, xlabel=xlabel, xlim=(0, 1))
     axes[0, 0].set_ylabel("images")
-    axes[0, -1].legend(loc="upper center", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
