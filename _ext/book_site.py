@@ -39,8 +39,10 @@ ADMONITION_ICONS = {"": "bell", "note": "circle-info", "tip": "lightbulb", "hint
 ICON_SCRIPT = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
 # The theme loads the search index on every page for search-as-you-type, which this site leaves off.
 # Accessibility fixes in the theme's markup: the search buttons' aria-label ("Search") does not contain their visible
-# text ("Search Ctrl+K"); a citation list (role="list") whose entries are not list items.
+# text ("Search Ctrl+K"); a citation list (role="list") whose entries are not list items; tables, which scroll
+# sideways on a phone (_static/book.css), must be reachable with the keyboard.
 MARKUP_FIXES = [(' title="Search" aria-label="Search" data-bs-placement', ' title="Search" data-bs-placement'),
+                ('<table class="table">', '<table class="table" tabindex="0">'),
                 ('<div class="citation" id="', '<div role="listitem" class="citation" id="'),
                 (' role="doc-biblioentry">', '>')]
 SEARCH_SCRIPTS = re.compile(r'\s*<script src="[^"]*(_static/searchtools|_static/language_data|searchindex)\.js"></script>')
