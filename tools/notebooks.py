@@ -65,10 +65,11 @@ if importlib.util.find_spec("sebook") is None:
         needed.append("{TORCH}")
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run(pip + needed, check=True)  # pip leaves a package that already satisfies these alone
-    subprocess.run(pip + ["--no-deps", "-e", "se-book"], check=True)
-    sys.path.insert(0, os.path.abspath("se-book/src"))  # importable at once, without a restart
+    subprocess.run(pip + ["--no-deps", "./se-book"], check=True)  # into site-packages, already on the path
+    importlib.invalidate_caches()  # so this running Python finds it without a restart
 if os.path.isdir("se-book/chapters"):
-    os.chdir("se-book/chapters")  # chapters read checkpoints relative to their own folder"""
+    os.environ["SEBOOK_CHECKPOINTS"] = os.path.abspath("se-book/checkpoints")  # the book's trained nets
+    os.chdir("se-book/chapters")"""
 PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "jupyter-book", "myst-nb", "nbval", "sebook")
 
 
