@@ -34,6 +34,7 @@ def run_cell(tmp_path, monkeypatch, installed: set[str]) -> list[list[str]]:
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     monkeypatch.setattr(subprocess, "run", run)
     monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    monkeypatch.setenv("SEBOOK_CHECKPOINTS", "")  # the cell may point it at the clone; restored afterwards
     exec(compile(notebooks.INSTALL_CELL, "install-cell", "exec"), {})
     return commands
 
@@ -44,7 +45,7 @@ def test_on_colab_the_platforms_torch_is_kept(tmp_path, monkeypatch):
     assert commands[0] == ["git", "clone", "--depth", "1", "--branch", branch, url, "se-book"]
     installs = [c for c in commands if "pip" in c]
     assert all(not any(arg.startswith("torch") for arg in c) for c in installs), installs
-    assert any(c[-3:] == ["--no-deps", "-e", "se-book"] for c in installs)
+    assert any("--no-deps" in c and c[-1].rstrip("/").endswith("se-book") for c in installs), installs
     assert not any("-r" in c for c in installs), "the pinned requirements would replace the platform's packages"
     assert Path.cwd() == tmp_path / "se-book" / "chapters"
 
