@@ -386,8 +386,9 @@ def test_code_output_and_maths_fit_the_column(browser, server, page_path):
     clipped = [b for b in page.evaluate(OVERFLOWING, BLOCKS) if not b["scrolls"]]
     page.context.close()
     listing = "\n".join(f"  {b['kind']}: {b['width']} px in a {b['column']} px column: {b['text']}" for b in wide)
-    assert wide == [], f"{page_path}: {len(wide)} blocks wider than the column at 1280 px:\n{listing}"
-    assert clipped == [], f"{page_path}: blocks cut off at 390 px instead of scrolling: {clipped}"
+    assert wide == [] and clipped == [], (
+        f"{page_path}: {len(wide)} blocks wider than the column at 1280 px:\n{listing}\n"
+        f"blocks cut off at 390 px instead of scrolling: {clipped}")
 
 
 # ---- figures drawn for the column ------------------------------------------------------------------------------
