@@ -1,4 +1,5 @@
 """SE's successors and ablations: ECA, CBAM, NoSqueeze, and the factory that builds them by name."""
+
 import math
 
 import pytest
@@ -7,8 +8,19 @@ from torch import nn
 
 import sebook
 from sebook import costs, gate_stats
-from sebook.attention import (ATTENTION, CBAMBlock, ChannelConv, ECABlock, NoAttention, NoSqueezeBlock,
-                              PositionwiseExcitation, SharedMLPGate, SpatialGate, eca_kernel_size, make_attention)
+from sebook.attention import (
+    ATTENTION,
+    CBAMBlock,
+    ChannelConv,
+    ECABlock,
+    NoAttention,
+    NoSqueezeBlock,
+    PositionwiseExcitation,
+    SharedMLPGate,
+    SpatialGate,
+    eca_kernel_size,
+    make_attention,
+)
 from sebook.blocks import INTEGRATIONS, ResidualUnit, bottleneck
 from sebook.se import ChannelAttention
 
@@ -33,8 +45,25 @@ def test_exported_from_the_package():
 
 # ECA ------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("channels, k", [(1, 1), (2, 1), (8, 3), (16, 3), (32, 3), (64, 3), (128, 5), (256, 5),
-                                         (512, 5), (1024, 5), (2048, 7), (4096, 7), (8192, 7)])
+
+@pytest.mark.parametrize(
+    "channels, k",
+    [
+        (1, 1),
+        (2, 1),
+        (8, 3),
+        (16, 3),
+        (32, 3),
+        (64, 3),
+        (128, 5),
+        (256, 5),
+        (512, 5),
+        (1024, 5),
+        (2048, 7),
+        (4096, 7),
+        (8192, 7),
+    ],
+)
 def test_eca_kernel_size_follows_the_paper(channels, k):
     assert eca_kernel_size(channels) == k
     assert ECABlock(channels).kernel_size == k
@@ -46,8 +75,12 @@ def test_eca_kernel_size_is_the_nearest_odd_integer():
             value = (math.log2(channels) + b) / gamma
             k = eca_kernel_size(channels, gamma, b)
             assert k % 2 == 1
-            assert abs(k - value) <= 1.0  # the nearest odd integer is within 1 of the value
-            assert all(abs(k - value) <= abs(o - value) + 1e-12 for o in range(1, 40, 2))
+            assert (
+                abs(k - value) <= 1.0
+            )  # the nearest odd integer is within 1 of the value
+            assert all(
+                abs(k - value) <= abs(o - value) + 1e-12 for o in range(1, 40, 2)
+            )
 
 
 def test_eca_reference_formula():
@@ -75,7 +108,11 @@ def test_eca_matches_the_authors_module():
     block = ECABlock(32, kernel_size=5)
     x = torch.randn(3, 32, 7, 7)
     y = x.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
-    y = block.excitation.conv(y.squeeze(-1).transpose(-1, -2)).transpose(-1, -2).unsqueeze(-1)
+    y = (
+        block.excitation.conv(y.squeeze(-1).transpose(-1, -2))
+        .transpose(-1, -2)
+        .unsqueeze(-1)
+    )
     torch.testing.assert_close(block(x), x * torch.sigmoid(y).expand_as(x))
 
 
@@ -84,20 +121,31 @@ def test_eca_weight_of_a_channel_depends_on_its_neighbours_only():
     z = torch.randn(1, 64)
     z2 = z.clone()
     z2[0, 40] += 5.0
-    changed = (block.excitation(z) != block.excitation(z2))[0].nonzero().flatten().tolist()
+    changed = (
+        (block.excitation(z) != block.excitation(z2))[0].nonzero().flatten().tolist()
+    )
     assert changed == [39, 40, 41]
 
 
 # CBAM -----------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("channels, reduction", [(64, 16), (256, 16), (32, 4), (8, 16)])
 def test_cbam_parameters(channels, reduction):
     block = CBAMBlock(channels, reduction)
     hidden = max(1, round(channels / reduction))
-    mlp = channels * hidden + hidden + hidden * channels + channels  # shared MLP with biases
-    spatial = 2 * 7 * 7 + 2  # 7x7 conv, 2 -> 1 channel, no bias; BatchNorm scale and shift
+    mlp = (
+        channels * hidden + hidden + hidden * channels + channels
+    )  # shared MLP with biases
+    spatial = (
+        2 * 7 * 7 + 2
+    )  # 7x7 conv, 2 -> 1 channel, no bias; BatchNorm scale and shift
     assert costs.count_parameters(block) == mlp + spatial
-    assert costs.count_parameters(block) - costs.count_parameters(sebook.SEBlock(channels, reduction)) == spatial
+    assert (
+        costs.count_parameters(block)
+        - costs.count_parameters(sebook.SEBlock(channels, reduction))
+        == spatial
+    )
 
 
 def test_cbam_matches_the_authors_module():
@@ -108,11 +156,19 @@ def test_cbam_matches_the_authors_module():
         block.spatial.bn.bias.fill_(0.2)
     x = torch.randn(2, 48, 9, 9)
     mlp = block.excitation.mlp
-    channel = torch.sigmoid(mlp(x.mean(dim=(2, 3))) + mlp(x.amax(dim=(2, 3))))[:, :, None, None]
+    channel = torch.sigmoid(mlp(x.mean(dim=(2, 3))) + mlp(x.amax(dim=(2, 3))))[
+        :, :, None, None
+    ]
     y = x * channel
-    pooled = torch.cat([y.amax(dim=1, keepdim=True), y.mean(dim=1, keepdim=True)], dim=1)
-    conv = block.spatial.conv.weight.flip(1)  # the authors stack (max, mean); ours (mean, max)
-    spatial = torch.sigmoid(block.spatial.bn(nn.functional.conv2d(pooled, conv, padding=3)))
+    pooled = torch.cat(
+        [y.amax(dim=1, keepdim=True), y.mean(dim=1, keepdim=True)], dim=1
+    )
+    conv = block.spatial.conv.weight.flip(
+        1
+    )  # the authors stack (max, mean); ours (mean, max)
+    spatial = torch.sigmoid(
+        block.spatial.bn(nn.functional.conv2d(pooled, conv, padding=3))
+    )
     torch.testing.assert_close(block(x), y * spatial)
 
 
@@ -142,6 +198,7 @@ def test_cbam_channel_gates_use_both_descriptors():
 
 
 # NoSqueeze ------------------------------------------------------------------------------------------------------
+
 
 def test_nosqueeze_equals_two_1x1_convolutions():
     block = NoSqueezeBlock(32, 4)
@@ -184,11 +241,14 @@ def test_nosqueeze_gate_choices():
 
 
 def test_positionwise_excitation_rejects_vectors():
-    with pytest.raises(RuntimeError):  # the parts inside a block leave shape errors to PyTorch
+    with pytest.raises(
+        RuntimeError
+    ):  # the parts inside a block leave shape errors to PyTorch
         PositionwiseExcitation(8)(torch.randn(2, 8))
 
 
 # Shared behaviour -----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(BLOCKS))
 @pytest.mark.parametrize("shape", [(1, 64, 32, 32), (3, 8, 5, 7), (2, 256, 1, 1)])
@@ -223,7 +283,9 @@ def test_every_parameter_gets_a_gradient(name):
     block = BLOCKS[name](16)
     if name == "cbam":
         with torch.no_grad():
-            block.spatial.bn.weight.fill_(1.0)  # at 0 (its start) the conv's gradient is 0 by design
+            block.spatial.bn.weight.fill_(
+                1.0
+            )  # at 0 (its start) the conv's gradient is 0 by design
     block(torch.randn(2, 16, 6, 6)).square().sum().backward()
     for pname, p in block.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, pname
@@ -242,7 +304,9 @@ def test_blocks_are_channel_attention_and_captured(name):
 @pytest.mark.parametrize("integration", INTEGRATIONS)
 def test_drop_in_at_every_integration(name, integration):
     cin, cout = 16, 32
-    branch = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+    branch = nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+    )
     shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
     channels = cin if integration == "pre" else cout
     unit = ResidualUnit(branch, shortcut, make_attention(name, channels), integration)
@@ -263,7 +327,17 @@ def test_bottleneck_builds_every_attention(name):
 
 
 def test_make_attention():
-    assert set(ATTENTION) == {"none", "se", "eca", "cbam", "nosqueeze", "ge", "ge_theta", "gc", "grn"}
+    assert set(ATTENTION) == {
+        "none",
+        "se",
+        "eca",
+        "cbam",
+        "nosqueeze",
+        "ge",
+        "ge_theta",
+        "gc",
+        "grn",
+    }
     assert isinstance(make_attention("none", 8), NoAttention)
     assert make_attention("se", 64, reduction=8).excitation.rd_channels == 8
     assert make_attention("cbam", 64, reduction=8).excitation.mlp.rd_channels == 8
@@ -271,33 +345,53 @@ def test_make_attention():
     assert make_attention("eca", 128, gamma=1, b=1).kernel_size == 9
     with pytest.raises(ValueError) as info:
         make_attention("ECA", 8)
-    assert "attention" in str(info.value) and "'eca'" in str(info.value) and "'nosqueeze'" in str(info.value)
+    assert (
+        "attention" in str(info.value)
+        and "'eca'" in str(info.value)
+        and "'nosqueeze'" in str(info.value)
+    )
 
 
 # Bad inputs ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("build, exc, words", [
-    (lambda: ECABlock(0), ValueError, ["channels", "0"]),
-    (lambda: ECABlock(16.0), TypeError, ["channels", "16.0"]),
-    (lambda: ECABlock(64, gamma=0), ValueError, ["gamma", "0"]),
-    (lambda: ECABlock(64, gamma="2"), TypeError, ["gamma", "'2'"]),
-    (lambda: ECABlock(64, b="1"), TypeError, ["b", "'1'"]),
-    (lambda: ECABlock(64, b=float("nan")), ValueError, ["b", "nan"]),
-    (lambda: ECABlock(64, kernel_size=4), ValueError, ["kernel_size", "odd", "4"]),
-    (lambda: ECABlock(64, kernel_size=0), ValueError, ["kernel_size", "0"]),
-    (lambda: ECABlock(64, gamma=0, kernel_size=3), ValueError, ["gamma"]),
-    (lambda: ChannelConv(8, 2), ValueError, ["kernel_size", "odd"]),
-    (lambda: CBAMBlock(-4), ValueError, ["channels", "-4"]),
-    (lambda: CBAMBlock(64, reduction=0), ValueError, ["reduction", "0"]),
-    (lambda: CBAMBlock(64, spatial_kernel=6), ValueError, ["spatial_kernel", "odd", "6"]),
-    (lambda: CBAMBlock(64, act_layer="swish"), ValueError, ["act_layer", "'swish'", "'relu'"]),
-    (lambda: NoSqueezeBlock(0), ValueError, ["channels"]),
-    (lambda: NoSqueezeBlock(64, reduction=-1), ValueError, ["reduction", "-1"]),
-    (lambda: NoSqueezeBlock(64, gate_layer="step"), ValueError, ["gate_layer", "'step'", "'sigmoid'"]),
-    (lambda: NoSqueezeBlock(64, rd_channels=0), ValueError, ["rd_channels", "0"]),
-    (lambda: eca_kernel_size(True), TypeError, ["channels", "True"]),
-    (lambda: make_attention("eca", 64, reduction=16), TypeError, ["reduction"]),
-])
+
+@pytest.mark.parametrize(
+    "build, exc, words",
+    [
+        (lambda: ECABlock(0), ValueError, ["channels", "0"]),
+        (lambda: ECABlock(16.0), TypeError, ["channels", "16.0"]),
+        (lambda: ECABlock(64, gamma=0), ValueError, ["gamma", "0"]),
+        (lambda: ECABlock(64, gamma="2"), TypeError, ["gamma", "'2'"]),
+        (lambda: ECABlock(64, b="1"), TypeError, ["b", "'1'"]),
+        (lambda: ECABlock(64, b=float("nan")), ValueError, ["b", "nan"]),
+        (lambda: ECABlock(64, kernel_size=4), ValueError, ["kernel_size", "odd", "4"]),
+        (lambda: ECABlock(64, kernel_size=0), ValueError, ["kernel_size", "0"]),
+        (lambda: ECABlock(64, gamma=0, kernel_size=3), ValueError, ["gamma"]),
+        (lambda: ChannelConv(8, 2), ValueError, ["kernel_size", "odd"]),
+        (lambda: CBAMBlock(-4), ValueError, ["channels", "-4"]),
+        (lambda: CBAMBlock(64, reduction=0), ValueError, ["reduction", "0"]),
+        (
+            lambda: CBAMBlock(64, spatial_kernel=6),
+            ValueError,
+            ["spatial_kernel", "odd", "6"],
+        ),
+        (
+            lambda: CBAMBlock(64, act_layer="swish"),
+            ValueError,
+            ["act_layer", "'swish'", "'relu'"],
+        ),
+        (lambda: NoSqueezeBlock(0), ValueError, ["channels"]),
+        (lambda: NoSqueezeBlock(64, reduction=-1), ValueError, ["reduction", "-1"]),
+        (
+            lambda: NoSqueezeBlock(64, gate_layer="step"),
+            ValueError,
+            ["gate_layer", "'step'", "'sigmoid'"],
+        ),
+        (lambda: NoSqueezeBlock(64, rd_channels=0), ValueError, ["rd_channels", "0"]),
+        (lambda: eca_kernel_size(True), TypeError, ["channels", "True"]),
+        (lambda: make_attention("eca", 64, reduction=16), TypeError, ["reduction"]),
+    ],
+)
 def test_bad_constructor_arguments(build, exc, words):
     with pytest.raises(exc) as info:
         build()
@@ -306,12 +400,15 @@ def test_bad_constructor_arguments(build, exc, words):
 
 
 @pytest.mark.parametrize("name", list(BLOCKS))
-@pytest.mark.parametrize("x, exc, words", [
-    (torch.randn(2, 16, 4), ValueError, ["x", "4-D", "3"]),
-    (torch.randn(2, 8, 4, 4), ValueError, ["x", "channels", "16", "8"]),
-    (torch.ones(2, 16, 4, 4, dtype=torch.long), TypeError, ["x", "floating-point"]),
-    ([[1.0]], TypeError, ["x", "torch.Tensor", "list"]),
-])
+@pytest.mark.parametrize(
+    "x, exc, words",
+    [
+        (torch.randn(2, 16, 4), ValueError, ["x", "4-D", "3"]),
+        (torch.randn(2, 8, 4, 4), ValueError, ["x", "channels", "16", "8"]),
+        (torch.ones(2, 16, 4, 4, dtype=torch.long), TypeError, ["x", "floating-point"]),
+        ([[1.0]], TypeError, ["x", "torch.Tensor", "list"]),
+    ],
+)
 def test_bad_inputs_name_the_argument(name, x, exc, words):
     with pytest.raises(exc) as info:
         BLOCKS[name](16)(x)
@@ -325,7 +422,9 @@ def test_bad_descriptor_inputs():
         SharedMLPGate(8)(torch.randn(2, 8))
     with pytest.raises(RuntimeError):
         SpatialGate()(torch.randn(2, 8))
-    with pytest.raises(ValueError, match="x has the wrong number of channels: expected 8, got 7"):
+    with pytest.raises(
+        ValueError, match="x has the wrong number of channels: expected 8, got 7"
+    ):
         ECABlock(8)(torch.randn(2, 7, 3, 3))
 
 
@@ -337,6 +436,7 @@ def _entry(command, seed, accuracy):
 
 
 # Where PyTorch users take the blocks: autocast, torch.fx, channels_last ----------------------------------------
+
 
 @pytest.mark.parametrize("name", list(BLOCKS))
 def test_blocks_run_under_cpu_bfloat16_autocast(name):

@@ -1,4 +1,5 @@
 """The Binder environment (binder/) must pin exactly what requirements.txt pins, apart from torch's CPU build."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +18,9 @@ def pins(path: Path) -> dict[str, str]:
 
 
 def test_binder_pins_match_requirements():
-    main, binder = pins(ROOT / "requirements.txt"), pins(ROOT / "binder" / "requirements.txt")
+    main, binder = pins(ROOT / "requirements.txt"), pins(
+        ROOT / "binder" / "requirements.txt"
+    )
     assert binder.pop("torch") == main.pop("torch") + "+cpu"
     assert binder == main
 
@@ -25,7 +28,9 @@ def test_binder_pins_match_requirements():
 def test_binder_uses_the_cpu_index_and_installs_the_library():
     text = (ROOT / "binder" / "requirements.txt").read_text()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
-    assert "-e ." not in text  # the library is installed by postBuild, after the repository is copied in
+    assert (
+        "-e ." not in text
+    )  # the library is installed by postBuild, after the repository is copied in
     post_build = ROOT / "binder" / "postBuild"
     assert "pip install --no-deps -e ." in post_build.read_text()
     assert post_build.stat().st_mode & 0o111, "postBuild must be executable"
@@ -33,5 +38,7 @@ def test_binder_uses_the_cpu_index_and_installs_the_library():
 
 
 def test_requirements_end_with_the_library():
-    lines = [ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln.strip()]
+    lines = [
+        ln for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln.strip()
+    ]
     assert lines[-1] == "-e ."

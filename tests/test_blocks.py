@@ -1,4 +1,5 @@
 """Residual units with SE, ResNet's bottleneck, stochastic depth and MBConv (sebook.blocks)."""
+
 import pytest
 import torch
 from torch import nn
@@ -6,8 +7,15 @@ from torch import nn
 import sebook
 from sebook.costs import count_flops, count_parameters
 from sebook.attention import NoAttention
-from sebook.blocks import (INTEGRATIONS, MBConv, ResidualUnit, StochasticDepth, bottleneck, conv_bn,
-                           stochastic_depth)
+from sebook.blocks import (
+    INTEGRATIONS,
+    MBConv,
+    ResidualUnit,
+    StochasticDepth,
+    bottleneck,
+    conv_bn,
+    stochastic_depth,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +37,10 @@ class TorchvisionBottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or inplanes != planes * 4:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
-                                            nn.BatchNorm2d(planes * 4))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
+                nn.BatchNorm2d(planes * 4),
+            )
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
@@ -49,14 +59,23 @@ def _randomise_bn(module):
             nn.init.uniform_(m.bias, -0.2, 0.2)
 
 
-@pytest.mark.parametrize("inplanes, planes, stride", [(64, 64, 1), (256, 64, 1), (256, 128, 2)])
+@pytest.mark.parametrize(
+    "inplanes, planes, stride", [(64, 64, 1), (256, 64, 1), (256, 128, 2)]
+)
 def test_plain_bottleneck_matches_torchvision_layout(inplanes, planes, stride):
     ref = TorchvisionBottleneck(inplanes, planes, stride).eval()
     ours = bottleneck(inplanes, planes, stride, attention="none").eval()
     _randomise_bn(ref)
-    names = {"conv1": "branch.conv1", "bn1": "branch.bn1", "conv2": "branch.conv2", "bn2": "branch.bn2",
-             "conv3": "branch.conv3", "bn3": "branch.bn3", "downsample.0": "shortcut.conv",
-             "downsample.1": "shortcut.bn"}
+    names = {
+        "conv1": "branch.conv1",
+        "bn1": "branch.bn1",
+        "conv2": "branch.conv2",
+        "bn2": "branch.bn2",
+        "conv3": "branch.conv3",
+        "bn3": "branch.bn3",
+        "downsample.0": "shortcut.conv",
+        "downsample.1": "shortcut.bn",
+    }
     state = {}
     for key, value in ref.state_dict().items():
         prefix, _, leaf = key.rpartition(".")
@@ -82,10 +101,12 @@ def test_each_integration_computes_its_formula(integration):
     _randomise_bn(unit)
     x = torch.randn(2, 64, 8, 8)
     se, branch, shortcut, relu = unit.attention, unit.branch, unit.shortcut, torch.relu
-    expected = {"standard": lambda: relu(shortcut(x) + se(branch(x))),
-                "pre": lambda: relu(shortcut(x) + branch(se(x))),
-                "post": lambda: se(relu(shortcut(x) + branch(x))),
-                "identity": lambda: relu(se(shortcut(x)) + branch(x))}[integration]()
+    expected = {
+        "standard": lambda: relu(shortcut(x) + se(branch(x))),
+        "pre": lambda: relu(shortcut(x) + branch(se(x))),
+        "post": lambda: se(relu(shortcut(x) + branch(x))),
+        "identity": lambda: relu(se(shortcut(x)) + branch(x)),
+    }[integration]()
     out = unit(x)
     assert out.shape == (2, 128, 4, 4)
     torch.testing.assert_close(out, expected)
@@ -111,7 +132,9 @@ def test_fused_and_naive_agree():
 def test_fused_standard_unit_calls_recalibrate_add(monkeypatch):
     calls = []
     original = sebook.se.recalibrate_add
-    monkeypatch.setattr(sebook.se, "recalibrate_add", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(
+        sebook.se, "recalibrate_add", lambda *a: calls.append(1) or original(*a)
+    )
     bottleneck(64, 16)(torch.randn(1, 64, 4, 4))
     assert calls == [1]
     bottleneck(64, 16, fused=False)(torch.randn(1, 64, 4, 4))
@@ -124,7 +147,11 @@ def test_stride_in_1x1_moves_the_stride_not_the_parameters():
     assert b.branch.conv1.stride == (2, 2) and b.branch.conv2.stride == (1, 1)
     assert count_parameters(a) == count_parameters(b)
     assert count_flops(b, (1, 256, 16, 16)) < count_flops(a, (1, 256, 16, 16))
-    assert a(torch.randn(1, 256, 16, 16)).shape == b(torch.randn(1, 256, 16, 16)).shape == (1, 512, 8, 8)
+    assert (
+        a(torch.randn(1, 256, 16, 16)).shape
+        == b(torch.randn(1, 256, 16, 16)).shape
+        == (1, 512, 8, 8)
+    )
 
 
 @pytest.mark.parametrize("attention", ["none", "se", "eca", "cbam"])
@@ -142,15 +169,22 @@ def test_conv_bn_pads_by_kernel_size():
         assert layer(torch.randn(1, 4, 9, 9)).shape == (1, 6, 9, 9)
 
 
-@pytest.mark.parametrize("kwargs, exc, words", [
-    ({"integration": "middle"}, ValueError, ["integration", "'middle'", "'standard'", "'identity'"]),
-    ({"attention": "squeeze"}, ValueError, ["attention", "'squeeze'", "'se'"]),
-    ({"width": 0}, ValueError, ["width", "0"]),
-    ({"in_channels": -1}, ValueError, ["in_channels", "-1"]),
-    ({"stride": 3}, ValueError, ["stride", "3", "1, 2"]),
-    ({"reduction": 0}, ValueError, ["reduction"]),
-    ({"fused": "yes"}, TypeError, ["fused", "'yes'"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (
+            {"integration": "middle"},
+            ValueError,
+            ["integration", "'middle'", "'standard'", "'identity'"],
+        ),
+        ({"attention": "squeeze"}, ValueError, ["attention", "'squeeze'", "'se'"]),
+        ({"width": 0}, ValueError, ["width", "0"]),
+        ({"in_channels": -1}, ValueError, ["in_channels", "-1"]),
+        ({"stride": 3}, ValueError, ["stride", "3", "1, 2"]),
+        ({"reduction": 0}, ValueError, ["reduction"]),
+        ({"fused": "yes"}, TypeError, ["fused", "'yes'"]),
+    ],
+)
 def test_bottleneck_bad_arguments(kwargs, exc, words):
     args = {"in_channels": 64, "width": 16, **kwargs}
     with pytest.raises(exc) as info:
@@ -160,11 +194,15 @@ def test_bottleneck_bad_arguments(kwargs, exc, words):
 
 
 def test_residual_unit_rejects_unknown_integration():
-    with pytest.raises(ValueError, match="integration must be one of 'standard', 'pre', 'post', 'identity'"):
+    with pytest.raises(
+        ValueError,
+        match="integration must be one of 'standard', 'pre', 'post', 'identity'",
+    ):
         ResidualUnit(nn.Identity(), nn.Identity(), NoAttention(4), "sideways")
 
 
 # --- stochastic depth ---------------------------------------------------------------------------------------
+
 
 def test_stochastic_depth_is_identity_in_eval_and_at_p0():
     x = torch.randn(8, 3, 4, 4)
@@ -191,10 +229,14 @@ def test_stochastic_depth_batch_mode_drops_all_or_nothing():
         assert y.unique().numel() == 1
 
 
-@pytest.mark.parametrize("p, mode, exc, words", [
-    (1.5, "row", ValueError, ["p", "[0, 1]", "1.5"]), (-0.1, "row", ValueError, ["p", "-0.1"]),
-    (0.2, "column", ValueError, ["mode", "'row'", "'column'"]),
-])
+@pytest.mark.parametrize(
+    "p, mode, exc, words",
+    [
+        (1.5, "row", ValueError, ["p", "[0, 1]", "1.5"]),
+        (-0.1, "row", ValueError, ["p", "-0.1"]),
+        (0.2, "column", ValueError, ["mode", "'row'", "'column'"]),
+    ],
+)
 def test_stochastic_depth_bad_arguments(p, mode, exc, words):
     with pytest.raises(exc) as info:
         stochastic_depth(torch.randn(2, 3), p, mode)
@@ -211,15 +253,23 @@ def test_stochastic_depth_rejects_integer_tensors():
 
 # --- MBConv -------------------------------------------------------------------------------------------------
 
+
 def test_mbconv_efficientnet_placement():
     block = MBConv(16, 24, expand_ratio=6, kernel_size=5, stride=2)
     assert list(block.block._modules) == ["expand", "depthwise", "se", "project"]
     se = block.block.se
     assert isinstance(se, sebook.SEBlock) and se.channels == 96
-    assert se.excitation.rd_channels == 4  # a quarter of the block's 16 input channels, not 96 / 16
-    assert isinstance(se.excitation.act, nn.SiLU) and isinstance(se.excitation.gate, nn.Sigmoid)
+    assert (
+        se.excitation.rd_channels == 4
+    )  # a quarter of the block's 16 input channels, not 96 / 16
+    assert isinstance(se.excitation.act, nn.SiLU) and isinstance(
+        se.excitation.gate, nn.Sigmoid
+    )
     assert isinstance(block.block.expand.act, nn.SiLU)
-    assert block.block.depthwise.conv.groups == 96 and block.block.depthwise.conv.padding == (2, 2)
+    assert (
+        block.block.depthwise.conv.groups == 96
+        and block.block.depthwise.conv.padding == (2, 2)
+    )
     assert not block.use_residual
     assert block(torch.randn(2, 16, 32, 32)).shape == (2, 24, 16, 16)
 
@@ -238,14 +288,21 @@ def test_mbconv_seed_placement():
     block = MBConv(32, 64, expand_ratio=6, stride=2, se_placement="after_project")
     assert list(block.block._modules) == ["expand", "depthwise", "project", "se"]
     se = block.block.se
-    assert se.channels == 64 and se.excitation.rd_channels == 4  # r = 16 on the output width
+    assert (
+        se.channels == 64 and se.excitation.rd_channels == 4
+    )  # r = 16 on the output width
     assert isinstance(se.excitation.act, nn.ReLU)
-    assert isinstance(block.block.expand.act, nn.ReLU6) and isinstance(block.block.depthwise.act, nn.ReLU6)
+    assert isinstance(block.block.expand.act, nn.ReLU6) and isinstance(
+        block.block.depthwise.act, nn.ReLU6
+    )
     assert block(torch.randn(1, 32, 32, 32)).shape == (1, 64, 16, 16)
 
 
 def test_mbconv_after_project_placement_never_has_zero_squeeze_width():
-    assert MBConv(8, 8, 6, se_placement="after_project").block.se.excitation.rd_channels == 1
+    assert (
+        MBConv(8, 8, 6, se_placement="after_project").block.se.excitation.rd_channels
+        == 1
+    )
 
 
 def test_mbconv_without_se_and_with_hard_sigmoid():
@@ -273,19 +330,26 @@ def test_mbconv_residual_and_stochastic_depth():
         torch.testing.assert_close(block(x), x + block.block(x))
 
 
-@pytest.mark.parametrize("kwargs, exc, words", [
-    ({"kernel_size": 4}, ValueError, ["kernel_size", "odd", "4"]),
-    ({"kernel_size": 0}, ValueError, ["kernel_size", "0"]),
-    ({"se_placement": "seed"}, ValueError, ["se_placement", "'seed'", "'efficientnet'", "'after_project'"]),
-    ({"in_channels": 0}, ValueError, ["in_channels", "0"]),
-    ({"out_channels": -8}, ValueError, ["out_channels", "-8"]),
-    ({"expand_ratio": 0}, ValueError, ["expand_ratio", "0"]),
-    ({"stride": 3}, ValueError, ["stride", "3"]),
-    ({"rd_ratio": 2}, ValueError, ["rd_ratio", "2"]),
-    ({"act_layer": "swish"}, ValueError, ["act_layer", "'swish'", "'silu'"]),
-    ({"gate_layer": "hardsigmoid"}, ValueError, ["gate_layer", "'hard_sigmoid'"]),
-    ({"stochastic_depth_prob": 1.2}, ValueError, ["stochastic_depth_prob", "1.2"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        ({"kernel_size": 4}, ValueError, ["kernel_size", "odd", "4"]),
+        ({"kernel_size": 0}, ValueError, ["kernel_size", "0"]),
+        (
+            {"se_placement": "seed"},
+            ValueError,
+            ["se_placement", "'seed'", "'efficientnet'", "'after_project'"],
+        ),
+        ({"in_channels": 0}, ValueError, ["in_channels", "0"]),
+        ({"out_channels": -8}, ValueError, ["out_channels", "-8"]),
+        ({"expand_ratio": 0}, ValueError, ["expand_ratio", "0"]),
+        ({"stride": 3}, ValueError, ["stride", "3"]),
+        ({"rd_ratio": 2}, ValueError, ["rd_ratio", "2"]),
+        ({"act_layer": "swish"}, ValueError, ["act_layer", "'swish'", "'silu'"]),
+        ({"gate_layer": "hardsigmoid"}, ValueError, ["gate_layer", "'hard_sigmoid'"]),
+        ({"stochastic_depth_prob": 1.2}, ValueError, ["stochastic_depth_prob", "1.2"]),
+    ],
+)
 def test_mbconv_bad_arguments(kwargs, exc, words):
     args = {"in_channels": 16, "out_channels": 16, **kwargs}
     with pytest.raises(exc) as info:

@@ -1,11 +1,20 @@
 """The cast testbed (sebook.data): three garments per image, the labelled one in the channel a light tints."""
+
 import hashlib
 
 import pytest
 import torch
 
-from sebook.data import (CAST_FRAME, CAST_TINT, DATASETS, compose_cast_images, load_cast_fashion_mnist, load_dataset,
-                         load_fashion_mnist, lit_channels)
+from sebook.data import (
+    CAST_FRAME,
+    CAST_TINT,
+    DATASETS,
+    compose_cast_images,
+    load_cast_fashion_mnist,
+    load_dataset,
+    load_fashion_mnist,
+    lit_channels,
+)
 
 
 def test_lit_channels_are_one_hot_and_seeded():
@@ -19,7 +28,9 @@ def test_lit_channels_are_one_hot_and_seeded():
 def test_the_lit_channel_holds_the_labelled_garment_and_a_lit_frame():
     grey = torch.rand(6, 1, 5, 5)
     lit = torch.eye(3).repeat(2, 1)
-    images = compose_cast_images(grey, lit, torch.Generator().manual_seed(0), tint=0.7, frame=1)
+    images = compose_cast_images(
+        grey, lit, torch.Generator().manual_seed(0), tint=0.7, frame=1
+    )
     assert images.shape == (6, 3, 7, 7)
     inside = images[:, :, 1:-1, 1:-1]
     border = images.clone()
@@ -27,9 +38,15 @@ def test_the_lit_channel_holds_the_labelled_garment_and_a_lit_frame():
     for i in range(6):
         k = int(lit[i].argmax())
         assert torch.equal(inside[i, k], grey[i, 0])
-        assert torch.equal(border[i, k].sum(), torch.tensor(0.7 * 24))  # the 24 frame pixels are lit
-        for j in set(range(3)) - {k}:  # the distractors: other images of the set, in unlit frames
-            assert any(torch.equal(inside[i, j], grey[m, 0]) for m in range(6) if m != i)
+        assert torch.equal(
+            border[i, k].sum(), torch.tensor(0.7 * 24)
+        )  # the 24 frame pixels are lit
+        for j in set(range(3)) - {
+            k
+        }:  # the distractors: other images of the set, in unlit frames
+            assert any(
+                torch.equal(inside[i, j], grey[m, 0]) for m in range(6) if m != i
+            )
             assert border[i, j].abs().sum() == 0
 
 
@@ -37,13 +54,17 @@ def test_splits_are_deterministic_and_labelled_by_the_lit_garment():
     images, labels, lit = load_cast_fashion_mnist("test")
     grey, grey_labels = load_fashion_mnist("test")
     f = CAST_FRAME
-    assert images.shape == (10_000, 3, 28 + 2 * f, 28 + 2 * f) and images.dtype == torch.float32
+    assert (
+        images.shape == (10_000, 3, 28 + 2 * f, 28 + 2 * f)
+        and images.dtype == torch.float32
+    )
     assert torch.equal(labels, grey_labels)
     k = lit.argmax(1)
     assert torch.equal(images[torch.arange(10_000), k, f:-f, f:-f], grey[:, 0])
     assert torch.all(images[torch.arange(10_000), k, 0] == CAST_TINT)
     fingerprint = hashlib.sha256(images.numpy().tobytes()).hexdigest()
     from sebook import data
+
     data._cast_split.cache_clear()
     again, _, _ = load_cast_fashion_mnist("test")
     assert hashlib.sha256(again.numpy().tobytes()).hexdigest() == fingerprint
@@ -55,19 +76,54 @@ def test_load_dataset_serves_both_sets():
     assert load_dataset("fashion-mnist", "test")[0].shape[1] == 1
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: load_dataset("mnist", "test"), ValueError, "dataset must be one of 'fashion-mnist', 'cast-fashion-mnist'"),
-    (lambda: load_cast_fashion_mnist("valid"), ValueError, "split must be one of 'train', 'test'"),
-    (lambda: lit_channels(0, torch.Generator()), ValueError, "n must be an integer >= 1"),
-    (lambda: compose_cast_images(torch.rand(2, 3, 4, 4), torch.eye(3)[:2], torch.Generator()), ValueError,
-     "images has the wrong number of channels: expected 1, got 3"),
-    (lambda: compose_cast_images(torch.rand(2, 1, 4, 4), torch.eye(3), torch.Generator()), ValueError,
-     r"lit must be a tensor of shape \(2, 3\)"),
-    (lambda: compose_cast_images(torch.rand(2, 1, 4, 4), torch.eye(3)[:2], torch.Generator(), tint=-1), ValueError,
-     "tint must be a number >= 0"),
-    (lambda: compose_cast_images(torch.rand(2, 1, 4, 4), torch.eye(3)[:2], torch.Generator(), frame=0), ValueError,
-     "frame must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: load_dataset("mnist", "test"),
+            ValueError,
+            "dataset must be one of 'fashion-mnist', 'cast-fashion-mnist'",
+        ),
+        (
+            lambda: load_cast_fashion_mnist("valid"),
+            ValueError,
+            "split must be one of 'train', 'test'",
+        ),
+        (
+            lambda: lit_channels(0, torch.Generator()),
+            ValueError,
+            "n must be an integer >= 1",
+        ),
+        (
+            lambda: compose_cast_images(
+                torch.rand(2, 3, 4, 4), torch.eye(3)[:2], torch.Generator()
+            ),
+            ValueError,
+            "images has the wrong number of channels: expected 1, got 3",
+        ),
+        (
+            lambda: compose_cast_images(
+                torch.rand(2, 1, 4, 4), torch.eye(3), torch.Generator()
+            ),
+            ValueError,
+            r"lit must be a tensor of shape \(2, 3\)",
+        ),
+        (
+            lambda: compose_cast_images(
+                torch.rand(2, 1, 4, 4), torch.eye(3)[:2], torch.Generator(), tint=-1
+            ),
+            ValueError,
+            "tint must be a number >= 0",
+        ),
+        (
+            lambda: compose_cast_images(
+                torch.rand(2, 1, 4, 4), torch.eye(3)[:2], torch.Generator(), frame=0
+            ),
+            ValueError,
+            "frame must be an integer >= 1",
+        ),
+    ],
+)
 def test_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()

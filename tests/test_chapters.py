@@ -1,4 +1,5 @@
 """The book's conventions, checked on every chapter notebook (see README, "Writing a chapter")."""
+
 import re
 from pathlib import Path
 
@@ -37,16 +38,23 @@ def code_cells(nb):
 
 
 def test_opens_with_install_cell_title_and_setup(nb):
-    assert INSTALL_TAG in nb.cells[0].metadata.get("tags", []) and "remove-cell" in nb.cells[0].metadata["tags"]
+    assert (
+        INSTALL_TAG in nb.cells[0].metadata.get("tags", [])
+        and "remove-cell" in nb.cells[0].metadata["tags"]
+    )
     first_md = next(c for c in nb.cells if c.cell_type == "markdown")
-    assert first_md.source.startswith("# "), "the first markdown cell must start with the page title"
+    assert first_md.source.startswith(
+        "# "
+    ), "the first markdown cell must start with the page title"
     setup = code_cells(nb)[1].source
     assert "import sebook" in setup and "sebook.setup(" in setup
 
 
 def test_executed_in_order_without_errors(nb):
     counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
-    assert None not in counts, "every code cell must be executed (run python tools/notebooks.py)"
+    assert (
+        None not in counts
+    ), "every code cell must be executed (run python tools/notebooks.py)"
     assert counts == sorted(counts)
     errors = [o for c in code_cells(nb) for o in c.outputs if o.output_type == "error"]
     assert not errors
@@ -56,19 +64,27 @@ def test_no_sys_path_and_no_placeholders(nb):
     for cell in nb.cells:
         assert "sys.path" not in cell.source
         if cell.cell_type == "markdown":
-            assert not re.search(r"\b(TODO|TBD|FIXME|XXX)\b|placeholder|lorem ipsum", cell.source, re.I), cell.source[:80]
+            assert not re.search(
+                r"\b(TODO|TBD|FIXME|XXX)\b|placeholder|lorem ipsum", cell.source, re.I
+            ), cell.source[:80]
 
 
 def test_every_figure_has_alt_text_or_caption(nb):
     for cell in code_cells(nb):
         if any("image/png" in o.get("data", {}) for o in cell.outputs):
             meta = cell.metadata.get("mystnb", {})
-            assert meta.get("image", {}).get("alt") or meta.get("figure", {}).get("caption"), cell.source[:120]
+            assert meta.get("image", {}).get("alt") or meta.get("figure", {}).get(
+                "caption"
+            ), cell.source[:120]
 
 
 def test_widgets_have_stored_state(nb):
-    shown = [o["data"][WIDGET_VIEW]["model_id"] for c in code_cells(nb) for o in c.outputs
-             if WIDGET_VIEW in o.get("data", {})]
+    shown = [
+        o["data"][WIDGET_VIEW]["model_id"]
+        for c in code_cells(nb)
+        for o in c.outputs
+        if WIDGET_VIEW in o.get("data", {})
+    ]
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for model_id in shown:
         assert model_id in state, "a widget is shown but its state was not stored"
@@ -83,7 +99,9 @@ def test_ends_with_exercises_with_hidden_solutions(nb):
 
 
 def test_cites_its_sources(nb):
-    assert "{cite}" in "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "{cite}" in "\n".join(
+        c.source for c in nb.cells if c.cell_type == "markdown"
+    )
 
 
 def test_code_fences_inside_directives_are_nested_correctly(nb):
@@ -98,8 +116,9 @@ def test_code_fences_inside_directives_are_nested_correctly(nb):
                 continue
             ticks, kind = len(m.group(1)), m.group(2)
             if kind:
-                assert not (kind[0] != "{" and open_fences and open_fences[-1] <= ticks), \
-                    f"a {'`' * ticks}{kind} fence inside a directive fenced with {open_fences[-1]} backticks: {line!r}"
+                assert not (
+                    kind[0] != "{" and open_fences and open_fences[-1] <= ticks
+                ), f"a {'`' * ticks}{kind} fence inside a directive fenced with {open_fences[-1]} backticks: {line!r}"
                 open_fences.append(ticks)
             elif open_fences:
                 open_fences.pop()

@@ -1,4 +1,5 @@
 """Weights-only checkpoints and the manifest (sebook.checkpoints), and the committed checkpoints themselves."""
+
 import json
 import pickle
 import re
@@ -11,8 +12,16 @@ import pytest
 import torch
 
 from sebook import checkpoints
-from sebook.checkpoints import (CheckpointError, file_sha256, load_checkpoint, read_manifest, save_checkpoint,
-                                state_sha256, update_manifest, verify_manifest)
+from sebook.checkpoints import (
+    CheckpointError,
+    file_sha256,
+    load_checkpoint,
+    read_manifest,
+    save_checkpoint,
+    state_sha256,
+    update_manifest,
+    verify_manifest,
+)
 from sebook.data import DATASETS, FASHION_MNIST_SHA256, load_dataset
 from sebook.recipe import RECIPES, Recipe
 from sebook.train import evaluate, reproducible
@@ -21,14 +30,20 @@ from sebook.fashion_models import FashionNet, FashionNetConfig
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "checkpoints" / "manifest.json"
 CONFIG = FashionNetConfig(attention="se", reduction=2, widths=(4, 8))
-METRICS = {"test_accuracy": 0.5, "epoch_loss": [1.0, 0.5], "training": {"epochs": 2, "train_subset": None}}
+METRICS = {
+    "test_accuracy": 0.5,
+    "epoch_loss": [1.0, 0.5],
+    "training": {"epochs": 2, "train_subset": None},
+}
 
 
 @pytest.fixture
 def saved(tmp_path):
     torch.manual_seed(0)
     model = FashionNet(CONFIG)
-    path = save_checkpoint(tmp_path / "net.pt", model, CONFIG, METRICS, 3, FASHION_MNIST_SHA256)
+    path = save_checkpoint(
+        tmp_path / "net.pt", model, CONFIG, METRICS, 3, FASHION_MNIST_SHA256
+    )
     return path, model
 
 
@@ -46,9 +61,19 @@ def test_round_trip(saved):
     path, model = saved
     loaded, meta = load_checkpoint(path)
     assert not loaded.training and meta["config"] == CONFIG
-    assert meta["metrics"] == METRICS and meta["seed"] == 3 and meta["data_sha256"] == FASHION_MNIST_SHA256
-    assert meta["versions"]["torch"] == str(torch.__version__) and meta["versions"]["sebook"]
-    assert meta["format_version"] == checkpoints.FORMAT_VERSION and meta["architecture"] == "FashionNet"
+    assert (
+        meta["metrics"] == METRICS
+        and meta["seed"] == 3
+        and meta["data_sha256"] == FASHION_MNIST_SHA256
+    )
+    assert (
+        meta["versions"]["torch"] == str(torch.__version__)
+        and meta["versions"]["sebook"]
+    )
+    assert (
+        meta["format_version"] == checkpoints.FORMAT_VERSION
+        and meta["architecture"] == "FashionNet"
+    )
     assert "state_dict" not in meta
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
@@ -58,8 +83,12 @@ def test_round_trip(saved):
 
 def test_save_is_atomic_and_deterministic(saved, tmp_path):
     path, model = saved
-    assert [p.name for p in tmp_path.iterdir()] == ["net.pt"]  # no temporary file left behind
-    again = save_checkpoint(tmp_path / "again.pt", model, CONFIG, METRICS, 3, FASHION_MNIST_SHA256)
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "net.pt"
+    ]  # no temporary file left behind
+    again = save_checkpoint(
+        tmp_path / "again.pt", model, CONFIG, METRICS, 3, FASHION_MNIST_SHA256
+    )
     assert file_sha256(again) == file_sha256(path)
 
 
@@ -73,20 +102,39 @@ def test_failed_save_leaves_the_old_file(saved, monkeypatch):
     monkeypatch.setattr(torch, "save", fail)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, CONFIG, METRICS, 3, FASHION_MNIST_SHA256)
-    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["net.pt"]
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == [
+        "net.pt"
+    ]
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"model": "weights"}, TypeError, "model must be an nn.Module"),
-    ({"config": {"attention": "se"}}, TypeError, "config must be a FashionNetConfig"),
-    ({"metrics": [0.5]}, TypeError, "metrics must be a mapping"),
-    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    ({"data_sha256": "abc"}, ValueError, "data_sha256 must be 64 lowercase hex digits"),
-    ({"path": "net.pth"}, ValueError, "path must end in .pt"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"model": "weights"}, TypeError, "model must be an nn.Module"),
+        (
+            {"config": {"attention": "se"}},
+            TypeError,
+            "config must be a FashionNetConfig",
+        ),
+        ({"metrics": [0.5]}, TypeError, "metrics must be a mapping"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
+        (
+            {"data_sha256": "abc"},
+            ValueError,
+            "data_sha256 must be 64 lowercase hex digits",
+        ),
+        ({"path": "net.pth"}, ValueError, "path must end in .pt"),
+    ],
+)
 def test_save_rejects_bad_arguments(tmp_path, kwargs, error, message):
-    args = {"path": tmp_path / "x.pt", "model": FashionNet(CONFIG), "config": CONFIG, "metrics": METRICS, "seed": 0,
-            "data_sha256": FASHION_MNIST_SHA256}
+    args = {
+        "path": tmp_path / "x.pt",
+        "model": FashionNet(CONFIG),
+        "config": CONFIG,
+        "metrics": METRICS,
+        "seed": 0,
+        "data_sha256": FASHION_MNIST_SHA256,
+    }
     args.update(kwargs)
     if isinstance(args["path"], str):
         args["path"] = tmp_path / args["path"]
@@ -95,7 +143,9 @@ def test_save_rejects_bad_arguments(tmp_path, kwargs, error, message):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"checkpoint {tmp_path / 'gone.pt'} not found"):
+    with pytest.raises(
+        FileNotFoundError, match=f"checkpoint {tmp_path / 'gone.pt'} not found"
+    ):
         load_checkpoint(tmp_path / "gone.pt")
 
 
@@ -103,7 +153,13 @@ def test_missing_file(tmp_path):
 def test_corrupt_or_truncated_file(saved, damage):
     path, _ = saved
     data = path.read_bytes()
-    path.write_bytes({"truncated": data[:len(data) // 2], "garbage": bytes(range(256)) * 40, "empty": b""}[damage])
+    path.write_bytes(
+        {
+            "truncated": data[: len(data) // 2],
+            "garbage": bytes(range(256)) * 40,
+            "empty": b"",
+        }[damage]
+    )
     with pytest.raises(CheckpointError, match=f"{path} is not a readable checkpoint"):
         load_checkpoint(path)
 
@@ -113,7 +169,9 @@ def test_changed_weights_are_noticed(saved):
     payload = payload_of(path)
     payload["state_dict"]["classifier.bias"] += 1.0
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match=f"{path}: the weights do not match the fingerprint"):
+    with pytest.raises(
+        CheckpointError, match=f"{path}: the weights do not match the fingerprint"
+    ):
         load_checkpoint(path)
 
 
@@ -132,6 +190,7 @@ class CallsSystem:
 
     def __reduce__(self):
         import os
+
         return (os.system, ("false",))
 
 
@@ -141,33 +200,50 @@ def test_pickled_code_is_refused_without_running(saved, tmp_path):
     payload = payload_of(path)
     payload["metrics"] = {"test_accuracy": WritesAFile(marker)}
     torch.save(payload, path)  # a zip checkpoint whose pickle calls exec(...)
-    with pytest.raises(CheckpointError, match=f"{path} was refused: it holds pickled objects"):
+    with pytest.raises(
+        CheckpointError, match=f"{path} was refused: it holds pickled objects"
+    ):
         load_checkpoint(path)
     assert not marker.exists()
     raw = tmp_path / "raw.pt"  # a bare pickle, the legacy format
     raw.write_bytes(pickle.dumps({"state_dict": WritesAFile(marker)}, protocol=2))
-    with pytest.raises(CheckpointError, match=f"{raw} was refused.*Unsupported global: GLOBAL exec"):
+    with pytest.raises(
+        CheckpointError, match=f"{raw} was refused.*Unsupported global: GLOBAL exec"
+    ):
         load_checkpoint(raw)
     assert not marker.exists()
-    blocked = tmp_path / "blocked.pt"  # a call into a module torch blocks outright (os.system)
+    blocked = (
+        tmp_path / "blocked.pt"
+    )  # a call into a module torch blocks outright (os.system)
     torch.save({"metrics": CallsSystem()}, blocked)
-    with pytest.raises(CheckpointError, match=f"{blocked} was refused.*unsupported GLOBAL posix.system"):
+    with pytest.raises(
+        CheckpointError, match=f"{blocked} was refused.*unsupported GLOBAL posix.system"
+    ):
         load_checkpoint(blocked)
     # the payload really is dangerous: an unrestricted unpickler runs it
     pickle.loads(pickle.dumps(WritesAFile(marker)))
     assert marker.read_text() == "code ran"
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"format": "other"}, "not a sebook checkpoint"),
-    ({"format_version": 99}, "format version 99 is not supported"),
-    ({"architecture": "ResNet"}, "architecture 'ResNet' is unknown"),
-    ({"config": {"attention": "se", "ratio": 2}}, "its config is not valid.*unknown FashionNetConfig key"),
-    ({"config": {"attention": "se", "widths": [4, 16]}}, "the weights do not fit the architecture"),
-    ({"versions": {"python": "3.11"}}, "versions that wrote it are not recorded"),
-    ({"seed": "zero"}, "metadata field 'seed' is missing or not a int"),
-    ({"data_sha256": "f" * 10}, "data_sha256 is not a SHA-256 digest"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"format": "other"}, "not a sebook checkpoint"),
+        ({"format_version": 99}, "format version 99 is not supported"),
+        ({"architecture": "ResNet"}, "architecture 'ResNet' is unknown"),
+        (
+            {"config": {"attention": "se", "ratio": 2}},
+            "its config is not valid.*unknown FashionNetConfig key",
+        ),
+        (
+            {"config": {"attention": "se", "widths": [4, 16]}},
+            "the weights do not fit the architecture",
+        ),
+        ({"versions": {"python": "3.11"}}, "versions that wrote it are not recorded"),
+        ({"seed": "zero"}, "metadata field 'seed' is missing or not a int"),
+        ({"data_sha256": "f" * 10}, "data_sha256 is not a SHA-256 digest"),
+    ],
+)
 def test_incompatible_metadata(saved, changes, message):
     path, _ = saved
     rewrite(path, **changes)
@@ -195,17 +271,24 @@ def test_state_sha256_depends_on_names_and_values():
 
 # --- the manifest --------------------------------------------------------------------------------------------------
 
+
 def test_manifest_update_and_verify(saved, tmp_path):
     path, model = saved
     manifest = tmp_path / "manifest.json"
     assert read_manifest(manifest)["checkpoints"] == {}
-    entry = update_manifest(manifest, path, {"command": "python -m sebook.train ...", "seed": 3})
+    entry = update_manifest(
+        manifest, path, {"command": "python -m sebook.train ...", "seed": 3}
+    )
     assert entry["sha256"] == file_sha256(path) and entry["size"] == path.stat().st_size
     assert verify_manifest(manifest) == {"net.pt": entry}
-    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json", "net.pt"] or \
-        sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "net.pt"]
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "manifest.json",
+        "net.pt",
+    ] or sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "net.pt"]
 
-    other = save_checkpoint(tmp_path / "other.pt", model, CONFIG, METRICS, 4, FASHION_MNIST_SHA256)
+    other = save_checkpoint(
+        tmp_path / "other.pt", model, CONFIG, METRICS, 4, FASHION_MNIST_SHA256
+    )
     with pytest.raises(CheckpointError, match="other.pt: not listed"):
         verify_manifest(manifest)
     update_manifest(manifest, other, {"seed": 4})
@@ -237,6 +320,7 @@ def test_manifest_errors(tmp_path, saved):
 
 # --- the committed checkpoints -------------------------------------------------------------------------------------
 
+
 def committed():
     return read_manifest(MANIFEST)["checkpoints"] if MANIFEST.exists() else {}
 
@@ -244,8 +328,11 @@ def committed():
 def test_committed_checkpoints_match_the_manifest():
     entries = verify_manifest(MANIFEST)
     names = set(entries)
-    required = {f"none_s{s}.pt" for s in range(3)} | {f"se_r{r}_avg_sigmoid_standard_s{s}.pt"
-                                                       for r in (1, 2, 4, 8, 16) for s in range(3)}
+    required = {f"none_s{s}.pt" for s in range(3)} | {
+        f"se_r{r}_avg_sigmoid_standard_s{s}.pt"
+        for r in (1, 2, 4, 8, 16)
+        for s in range(3)
+    }
     assert required <= names
     assert sum(e["size"] for e in entries.values()) <= 40 * 2**20
     for name, entry in entries.items():
@@ -253,23 +340,39 @@ def test_committed_checkpoints_match_the_manifest():
         assert argv[:3] == ["python", "-m", "sebook.train"]
         assert argv[argv.index("--out") + 1] == f"checkpoints/{name}"
         assert argv[argv.index("--seed") + 1] == str(entry["seed"])
-        assert entry["dataset"] in DATASETS and Recipe.from_dict(entry["recipe"]).name in RECIPES
+        assert (
+            entry["dataset"] in DATASETS
+            and Recipe.from_dict(entry["recipe"]).name in RECIPES
+        )
 
 
 def test_every_net_the_book_trains_is_committed():
-    jobs = subprocess.run([sys.executable, str(MANIFEST.parents[1] / "tools" / "train_checkpoints.py"), "--list"],
-                          capture_output=True, text=True, check=True).stdout.splitlines()
+    jobs = subprocess.run(
+        [
+            sys.executable,
+            str(MANIFEST.parents[1] / "tools" / "train_checkpoints.py"),
+            "--list",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     listed = {shlex.split(line)[-1].removeprefix("checkpoints/") for line in jobs}
     assert listed <= set(committed())
 
 
-@pytest.mark.parametrize("name", sorted(n for n, e in committed().items() if e["recipe"]["name"] != "short"))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, e in committed().items() if e["recipe"]["name"] != "short")
+)
 def test_stored_accuracy_is_what_the_checkpoint_scores(name):
     entry = committed()[name]
     model, _ = load_checkpoint(MANIFEST.parent / name)
     images, labels = load_dataset(entry["dataset"], "test")
     with reproducible(entry["recipe"]["threads"]):
-        assert evaluate(model, images, labels)["accuracy"] == entry["metrics"]["test_accuracy"]
+        assert (
+            evaluate(model, images, labels)["accuracy"]
+            == entry["metrics"]["test_accuracy"]
+        )
 
 
 @pytest.mark.parametrize("name", sorted(committed()))

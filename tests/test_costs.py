@@ -1,5 +1,6 @@
 """Costs (sebook.costs): parameters and FLOPs per part, elementwise operations, memory traffic, one SE
 block's cost."""
+
 import pytest
 import torch
 from torch import nn
@@ -43,13 +44,19 @@ def test_recalibration_traffic_rejects_models_without_attention():
         costs.recalibration_traffic(SEBlock(8, 2), (1, 8, 0, 4))
 
 
-@pytest.mark.parametrize("channels, reduction", [(64, 16), (8, 16), (2048, 1), (100, 3)])
+@pytest.mark.parametrize(
+    "channels, reduction", [(64, 16), (8, 16), (2048, 1), (100, 3)]
+)
 def test_se_costs_match_the_formulas(channels, reduction):
     cost = costs.se_costs(channels, reduction)
     w = make_rd_channels(channels, reduction)
     assert cost["width"] == w
-    assert cost["params"] == 2 * channels * w + w + channels  # two weight matrices and two bias vectors
-    assert cost["flops"] == 4 * channels * w  # two matrix-vector products, 1 MAC = 2 FLOPs
+    assert (
+        cost["params"] == 2 * channels * w + w + channels
+    )  # two weight matrices and two bias vectors
+    assert (
+        cost["flops"] == 4 * channels * w
+    )  # two matrix-vector products, 1 MAC = 2 FLOPs
     assert cost["elementwise"] == 2 * channels * 7 * 7
 
 
@@ -64,8 +71,18 @@ def test_parameters_by_child_and_attention_parameters():
     se, plain = on_meta(models.se_resnet50), on_meta(models.resnet50)
     by_se, by_plain = costs.parameters_by_child(se), costs.parameters_by_child(plain)
     added = {k: by_se[k] - by_plain[k] for k in by_plain}
-    assert added == {"conv1": 0, "bn1": 0, "relu": 0, "maxpool": 0, "layer1": 25_392, "layer2": 133_248,
-                     "layer3": 792_960, "layer4": 1_579_392, "avgpool": 0, "fc": 0}
+    assert added == {
+        "conv1": 0,
+        "bn1": 0,
+        "relu": 0,
+        "maxpool": 0,
+        "layer1": 25_392,
+        "layer2": 133_248,
+        "layer3": 792_960,
+        "layer4": 1_579_392,
+        "avgpool": 0,
+        "fc": 0,
+    }
     assert costs.attention_parameters(se) == sum(added.values()) == 2_530_992
     assert costs.attention_parameters(plain) == 0
     with pytest.raises(TypeError, match="nn.Module"):
@@ -75,11 +92,19 @@ def test_parameters_by_child_and_attention_parameters():
 def test_flops_and_shapes_by_child():
     block = sebook.blocks.MBConv(16, 24, 6, 3, 2)
     shapes = costs.output_shapes(block.block, (1, 16, 32, 32))
-    assert shapes == {"expand": (1, 96, 32, 32), "depthwise": (1, 96, 16, 16), "se": (1, 96, 16, 16),
-                      "project": (1, 24, 16, 16)}
+    assert shapes == {
+        "expand": (1, 96, 32, 32),
+        "depthwise": (1, 96, 16, 16),
+        "se": (1, 96, 16, 16),
+        "project": (1, 24, 16, 16),
+    }
     flops = costs.count_flops_by_child(block.block, (1, 16, 32, 32))
-    assert flops == {"expand": 2 * 16 * 96 * 32 * 32, "depthwise": 2 * 9 * 96 * 16 * 16, "se": 2 * 2 * 96 * 4,
-                     "project": 2 * 96 * 24 * 16 * 16}
+    assert flops == {
+        "expand": 2 * 16 * 96 * 32 * 32,
+        "depthwise": 2 * 9 * 96 * 16 * 16,
+        "se": 2 * 2 * 96 * 4,
+        "project": 2 * 96 * 24 * 16 * 16,
+    }
     assert sum(flops.values()) == count_flops(block, (1, 16, 32, 32))
     with pytest.raises(ValueError, match="input_shape"):
         costs.output_shapes(block, (1, 0, 4, 4))
@@ -88,6 +113,8 @@ def test_flops_and_shapes_by_child():
 def test_attention_elementwise_ops():
     model = on_meta(models.se_resnet50)
     ops = costs.attention_elementwise_ops(model, (1, 3, 224, 224))
-    assert ops == 2 * (3 * 256 * 56 * 56 + 4 * 512 * 28 * 28 + 6 * 1024 * 14 * 14 + 3 * 2048 * 7 * 7)
+    assert ops == 2 * (
+        3 * 256 * 56 * 56 + 4 * 512 * 28 * 28 + 6 * 1024 * 14 * 14 + 3 * 2048 * 7 * 7
+    )
     with pytest.raises(ValueError, match="no SE"):
         costs.attention_elementwise_ops(on_meta(models.resnet50), (1, 3, 224, 224))

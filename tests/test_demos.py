@@ -1,5 +1,6 @@
 """Chapter demonstrations (sebook.demos): colour casts, fitted gates, a folded scale, SE shapes,
 hand-derived gradients, crops."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -23,21 +24,38 @@ def _seed_and_close():
 
 def test_colour_casts_follow_the_warm_light_rule():
     casts = demos.colour_casts(torch.tensor([0.0, 0.5, 1.0]))
-    torch.testing.assert_close(casts, torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.85, 0.7], [1.0, 0.7, 0.4]]))
+    torch.testing.assert_close(
+        casts, torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.85, 0.7], [1.0, 0.7, 0.4]])
+    )
 
 
 def test_colour_casts_jitter_stays_in_range_and_is_reproducible():
     warmth = torch.linspace(0, 1, 50)
     plain = demos.colour_casts(warmth)
-    a = demos.colour_casts(warmth, jitter=0.1, generator=torch.Generator().manual_seed(3))
-    b = demos.colour_casts(warmth, jitter=0.1, generator=torch.Generator().manual_seed(3))
+    a = demos.colour_casts(
+        warmth, jitter=0.1, generator=torch.Generator().manual_seed(3)
+    )
+    b = demos.colour_casts(
+        warmth, jitter=0.1, generator=torch.Generator().manual_seed(3)
+    )
     assert torch.equal(a, b)
-    assert (a <= plain).all() and (a >= 0.9 * plain - 1e-7).all() and not torch.equal(a, plain)
+    assert (
+        (a <= plain).all()
+        and (a >= 0.9 * plain - 1e-7).all()
+        and not torch.equal(a, plain)
+    )
 
 
-@pytest.mark.parametrize("warmth, error", [([0.5], TypeError), (torch.tensor([[0.5]]), TypeError),
-                                           (torch.tensor([1, 0]), TypeError), (torch.tensor([1.5]), ValueError),
-                                           (torch.tensor([-0.1]), ValueError)])
+@pytest.mark.parametrize(
+    "warmth, error",
+    [
+        ([0.5], TypeError),
+        (torch.tensor([[0.5]]), TypeError),
+        (torch.tensor([1, 0]), TypeError),
+        (torch.tensor([1.5]), ValueError),
+        (torch.tensor([-0.1]), ValueError),
+    ],
+)
 def test_colour_casts_rejects_bad_warmth(warmth, error):
     with pytest.raises(error, match="warmth"):
         demos.colour_casts(warmth)
@@ -51,13 +69,19 @@ def test_colour_casts_rejects_bad_jitter(jitter):
 
 def test_fit_gates_se_beats_a_fixed_scale_on_input_dependent_targets():
     z = torch.randn(64, 3)
-    targets = torch.sigmoid(2 * z[:, [1, 2, 0]])          # each gate depends on another channel's descriptor
+    targets = torch.sigmoid(
+        2 * z[:, [1, 2, 0]]
+    )  # each gate depends on another channel's descriptor
     threads = torch.get_num_threads()
     fit = demos.fit_gates(z, targets, rd_channels=4, steps=300)
-    assert torch.get_num_threads() == threads              # restored
-    assert isinstance(fit.block, sebook.SEBlock) and fit.block.excitation.rd_channels == 4
+    assert torch.get_num_threads() == threads  # restored
+    assert (
+        isinstance(fit.block, sebook.SEBlock) and fit.block.excitation.rd_channels == 4
+    )
     assert fit.fixed.shape == (3,) and ((fit.fixed > 0) & (fit.fixed < 1)).all()
-    torch.testing.assert_close(fit.fixed, targets.mean(0), atol=0.02, rtol=0)  # the best constant is the mean
+    torch.testing.assert_close(
+        fit.fixed, targets.mean(0), atol=0.02, rtol=0
+    )  # the best constant is the mean
     assert fit.se_loss < fit.fixed_loss / 5
     assert not fit.block.training
 
@@ -69,15 +93,23 @@ def test_fit_gates_is_reproducible():
     assert torch.equal(a.fixed, b.fixed) and a.se_loss == b.se_loss
 
 
-@pytest.mark.parametrize("kwargs, error, word", [
-    ({"targets": torch.rand(8, 4)}, ValueError, "targets"),
-    ({"targets": torch.full((8, 3), 2.0)}, ValueError, "targets"),
-    ({"steps": 0}, ValueError, "steps"),
-    ({"lr": -1.0}, ValueError, "lr"),
-    ({"seed": -1}, ValueError, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, word",
+    [
+        ({"targets": torch.rand(8, 4)}, ValueError, "targets"),
+        ({"targets": torch.full((8, 3), 2.0)}, ValueError, "targets"),
+        ({"steps": 0}, ValueError, "steps"),
+        ({"lr": -1.0}, ValueError, "lr"),
+        ({"seed": -1}, ValueError, "seed"),
+    ],
+)
 def test_fit_gates_rejects_bad_arguments(kwargs, error, word):
-    args = {"z": torch.rand(8, 3), "targets": torch.rand(8, 3), "rd_channels": 2, **kwargs}
+    args = {
+        "z": torch.rand(8, 3),
+        "targets": torch.rand(8, 3),
+        "rd_channels": 2,
+        **kwargs,
+    }
     with pytest.raises(error, match=word):
         demos.fit_gates(**args)
 
@@ -106,8 +138,15 @@ def test_fold_scale_rejects_bad_arguments():
 def test_se_shapes_records_every_step():
     shapes = demos.se_shapes(sebook.SEBlock(64, reduction=16), (2, 64, 5, 7))
     assert tuple(shapes) == demos.SE_STEPS
-    assert shapes == {"input": (2, 64, 5, 7), "squeeze": (2, 64), "fc1": (2, 4), "act": (2, 4), "fc2": (2, 64),
-                      "gate": (2, 64), "output": (2, 64, 5, 7)}
+    assert shapes == {
+        "input": (2, 64, 5, 7),
+        "squeeze": (2, 64),
+        "fc1": (2, 4),
+        "act": (2, 4),
+        "fc2": (2, 64),
+        "gate": (2, 64),
+        "output": (2, 64, 5, 7),
+    }
 
 
 def test_se_shapes_rejects_other_modules():
@@ -131,19 +170,28 @@ def test_hand_derived_gradients_match_autograd(bias):
 
 def test_hand_derived_gradients_reject_other_excitations_and_shapes():
     with pytest.raises(ValueError, match="sigmoid"):
-        demos.excitation_weight_gradients(Excitation(8, 2, gate_layer="hard_sigmoid"), torch.rand(2, 8),
-                                             torch.rand(2, 8))
+        demos.excitation_weight_gradients(
+            Excitation(8, 2, gate_layer="hard_sigmoid"),
+            torch.rand(2, 8),
+            torch.rand(2, 8),
+        )
     with pytest.raises(TypeError, match="excitation"):
-        demos.excitation_weight_gradients(nn.Linear(8, 8), torch.rand(2, 8), torch.rand(2, 8))
+        demos.excitation_weight_gradients(
+            nn.Linear(8, 8), torch.rand(2, 8), torch.rand(2, 8)
+        )
     with pytest.raises(ValueError, match="grad_gates"):
-        demos.excitation_weight_gradients(Excitation(8, 2), torch.rand(2, 8), torch.rand(3, 8))
+        demos.excitation_weight_gradients(
+            Excitation(8, 2), torch.rand(2, 8), torch.rand(3, 8)
+        )
 
 
 def test_crop_grid_cuts_the_expected_crops():
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
     crops = demos.crop_grid(x, size=4, stride=2)
     assert crops.shape == (2 * 3 * 3, 3, 4, 4)
-    assert torch.equal(crops[0], x[0, :, :4, :4]) and torch.equal(crops[5], x[0, :, 2:6, 4:8])
+    assert torch.equal(crops[0], x[0, :, :4, :4]) and torch.equal(
+        crops[5], x[0, :, 2:6, 4:8]
+    )
     assert torch.equal(crops[9], x[1, :, :4, :4])
     with pytest.raises(ValueError, match="size"):
         demos.crop_grid(x, size=9, stride=1)

@@ -1,4 +1,5 @@
 """deployed.se_census: SE's placements and shares, counted on the meta device; family_figures.map_row."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,7 +19,9 @@ def test_census_of_a_small_network_by_hand():
     census = se_census(net, 32)
     assert census["placements"] == [SEPlacement("1", 16, 4, 16)]
     assert census["se_parameters"] == 2 * 16 * 4 + 4 + 16
-    assert census["se_flops"] == 2 * (16 * 4 + 4 * 16)  # two matrix products for one image
+    assert census["se_flops"] == 2 * (
+        16 * 4 + 4 * 16
+    )  # two matrix products for one image
     conv_flops = 2 * (16 * 3 * 9 * 16 * 16) + 2 * (8 * 16 * 16 * 16)
     assert census["flops"] == conv_flops + census["se_flops"]
     assert census["parameter_share"] == census["se_parameters"] / census["parameters"]
@@ -29,7 +32,9 @@ def test_census_of_mobilenet_v3_on_meta():
         net = models.mobilenet_v3_large()
     census = se_census(net)
     assert census["parameters"] == 5_483_032 and len(census["placements"]) == 8
-    assert census["se_parameters"] == sum(p.numel() for m in se_blocks(net).values() for p in m.parameters())
+    assert census["se_parameters"] == sum(
+        p.numel() for m in se_blocks(net).values() for p in m.parameters()
+    )
     assert 0 < census["flop_share"] < 0.01 < census["parameter_share"]
 
 

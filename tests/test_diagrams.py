@@ -1,4 +1,5 @@
 """Schematic diagrams (sebook.diagrams)."""
+
 import matplotlib
 
 matplotlib.use("Agg")

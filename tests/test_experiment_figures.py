@@ -1,4 +1,5 @@
 """Figures of the training experiments (sebook.experiment_figures): they draw, fit the column, check inputs."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,14 +20,23 @@ def fits(fig):
 
 
 def test_learning_curves():
-    fig = ef.learning_curves({"A": {"plain": [[1, 2, 3], [1, 2, 4]], "SE": [[2, 3, 4]]},
-                              "B": {"plain": [[1, 1, 1]]}})
+    fig = ef.learning_curves(
+        {
+            "A": {"plain": [[1, 2, 3], [1, 2, 4]], "SE": [[2, 3, 4]]},
+            "B": {"plain": [[1, 1, 1]]},
+        }
+    )
     assert len(fig.axes) == 2 and fits(fig)
 
 
 def test_forest_plot():
-    fig = ef.forest_plot({"x": {"difference": 1.0, "low": 0.5, "high": 1.5},
-                          "y": {"difference": -0.2, "low": -1.0, "high": 0.6}}, "t")
+    fig = ef.forest_plot(
+        {
+            "x": {"difference": 1.0, "low": 0.5, "high": 1.5},
+            "y": {"difference": -0.2, "low": -1.0, "high": 0.6},
+        },
+        "t",
+    )
     labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
     assert labels == {"x", "y"} and fits(fig)
 
@@ -34,16 +44,25 @@ def test_forest_plot():
 def test_colour_images_and_captions():
     fig = ef.colour_images(torch.rand(4, 3, 8, 8), ["a", "b", "c", "d"], "t", ncols=3)
     assert fits(fig)
-    with pytest.raises(ValueError, match="captions must have one entry per image: expected 4, got 1"):
+    with pytest.raises(
+        ValueError, match="captions must have one entry per image: expected 4, got 1"
+    ):
         ef.colour_images(torch.rand(4, 3, 8, 8), ["a"], "t")
 
 
 def test_gate_heatmaps():
-    fig = ef.gate_heatmaps({"trained": torch.rand(3, 16), "untrained": torch.rand(3, 16)}, ["r", "g", "b"], "t")
+    fig = ef.gate_heatmaps(
+        {"trained": torch.rand(3, 16), "untrained": torch.rand(3, 16)},
+        ["r", "g", "b"],
+        "t",
+    )
     assert fits(fig)
 
 
 def test_group_histograms():
-    panels = {f"channel {k}": {"red": torch.rand(50), "green": torch.rand(50)} for k in range(3)}
+    panels = {
+        f"channel {k}": {"red": torch.rand(50), "green": torch.rand(50)}
+        for k in range(3)
+    }
     fig = ef.group_histograms(panels, ["tab:red", "tab:green"], "t")
     assert len(fig.axes) == 3 and fits(fig)

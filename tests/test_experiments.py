@@ -1,4 +1,5 @@
 """Reading the training experiments from the manifest (sebook.experiments)."""
+
 import pytest
 import torch
 
@@ -10,12 +11,21 @@ PLAIN = FashionNetConfig(attention="none", rd_divisor=4)
 
 
 def entry(config, seed, accuracy, dataset="fashion-mnist", recipe=PLATEAU):
-    return {"config": config.to_dict(), "seed": seed, "dataset": dataset, "recipe": recipe.to_dict(),
-            "metrics": {"test_accuracy": accuracy, "epoch_test_accuracy": [accuracy - 0.1, accuracy]}}
+    return {
+        "config": config.to_dict(),
+        "seed": seed,
+        "dataset": dataset,
+        "recipe": recipe.to_dict(),
+        "metrics": {
+            "test_accuracy": accuracy,
+            "epoch_test_accuracy": [accuracy - 0.1, accuracy],
+        },
+    }
 
 
 ENTRIES = {
-    "b": entry(PLAIN, 1, 0.90), "a": entry(PLAIN, 0, 0.80),
+    "b": entry(PLAIN, 1, 0.90),
+    "a": entry(PLAIN, 0, 0.80),
     "c": entry(PLAIN, 0, 0.50, recipe=SHORT),
     "d": entry(PLAIN, 0, 0.70, dataset="cast-fashion-mnist"),
     "e": entry(FashionNetConfig(rd_divisor=4), 0, 0.60),
@@ -27,7 +37,10 @@ def test_runs_select_one_variant_in_seed_order():
     assert accuracies(ENTRIES, PLAIN) == pytest.approx([80.0, 90.0])
     assert accuracies(ENTRIES, PLAIN, recipe="short") == pytest.approx([50.0])
     assert accuracies(ENTRIES, PLAIN, "cast-fashion-mnist") == pytest.approx([70.0])
-    assert learning_curves(ENTRIES, PLAIN) == [pytest.approx([70.0, 80.0]), pytest.approx([80.0, 90.0])]
+    assert learning_curves(ENTRIES, PLAIN) == [
+        pytest.approx([70.0, 80.0]),
+        pytest.approx([80.0, 90.0]),
+    ]
 
 
 def test_old_entries_without_new_config_keys_still_match():
@@ -36,14 +49,24 @@ def test_old_entries_without_new_config_keys_still_match():
     assert accuracies(old, FashionNetConfig(), recipe="short") == pytest.approx([50.0])
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: runs(ENTRIES, "none"), TypeError, "config must be a FashionNetConfig"),
-    (lambda: runs(ENTRIES, PLAIN, "mnist"), ValueError, "dataset must be one of"),
-    (lambda: runs(ENTRIES, PLAIN, recipe="long"), ValueError, "recipe must be one of 'short', 'plateau'"),
-    (lambda: runs(ENTRIES, FashionNetConfig(attention="eca")), ValueError,
-     "the manifest holds no net 'eca_standard' trained by recipe 'plateau' on 'fashion-mnist'"),
-    (lambda: untrained_twin(PLAIN, -1), ValueError, "seed must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: runs(ENTRIES, "none"), TypeError, "config must be a FashionNetConfig"),
+        (lambda: runs(ENTRIES, PLAIN, "mnist"), ValueError, "dataset must be one of"),
+        (
+            lambda: runs(ENTRIES, PLAIN, recipe="long"),
+            ValueError,
+            "recipe must be one of 'short', 'plateau'",
+        ),
+        (
+            lambda: runs(ENTRIES, FashionNetConfig(attention="eca")),
+            ValueError,
+            "the manifest holds no net 'eca_standard' trained by recipe 'plateau' on 'fashion-mnist'",
+        ),
+        (lambda: untrained_twin(PLAIN, -1), ValueError, "seed must be an integer >= 0"),
+    ],
+)
 def test_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -56,4 +79,7 @@ def test_untrained_twin_is_the_start_of_training_and_leaves_the_random_state_alo
     assert torch.equal(torch.random.get_rng_state(), before) and not twin.training
     torch.manual_seed(3)
     fresh = FashionNet(PLAIN)
-    assert all(torch.equal(a, b) for a, b in zip(twin.state_dict().values(), fresh.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(twin.state_dict().values(), fresh.state_dict().values())
+    )

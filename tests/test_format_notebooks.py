@@ -1,4 +1,5 @@
 """The notebook formatter (tools/format_notebooks.py): lines to at most 88 characters, sources only, and a check."""
+
 from __future__ import annotations
 
 import nbformat
@@ -18,10 +19,14 @@ def notebook(tmp_path, *sources: str, install: str | None = None):
         cell = nbformat.v4.new_code_cell(install)
         cell.metadata["tags"] = ["install-if-missing", "remove-cell"]
         nb.cells.append(cell)
-    nb.cells.append(nbformat.v4.new_markdown_cell("# A chapter with " + "very " * 30 + "long prose"))
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell("# A chapter with " + "very " * 30 + "long prose")
+    )
     for source in sources:
         cell = nbformat.v4.new_code_cell(source)
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 120 + "\n")]
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="x" * 120 + "\n")
+        ]
         nb.cells.append(cell)
     path = tmp_path / "chapter.ipynb"
     nbformat.write(nb, path)
@@ -43,9 +48,17 @@ def test_long_lines_are_wrapped_and_outputs_kept(tmp_path):
     assert max(len(line) for line in code.splitlines()) <= fmt.LINE_LENGTH
     assert after.cells[1].outputs == before.cells[1].outputs
     assert after.cells[0] == before.cells[0]  # markdown untouched
-    namespace: dict = {"channel": 3, "seen": 16384, "total": 16384, "local": 25, "print": lambda s: out.append(s)}
+    namespace: dict = {
+        "channel": 3,
+        "seen": 16384,
+        "total": 16384,
+        "local": 25,
+        "print": lambda s: out.append(s),
+    }
     out: list[str] = []
-    exec(compile(code, "cell", "exec"), namespace)  # the reformatted cell prints the same text
+    exec(
+        compile(code, "cell", "exec"), namespace
+    )  # the reformatted cell prints the same text
     exec(compile(LONG_PRINT, "cell", "exec"), namespace)
     assert out[0] == out[1]
     assert fmt.main(["--check", str(path)]) == 0, "formatting twice changes nothing"
@@ -68,7 +81,9 @@ def test_a_string_black_cannot_split_fails_the_check(tmp_path, capsys):
 
 def test_outputs_over_the_limit_are_listed_on_request(tmp_path, capsys):
     path = notebook(tmp_path, "x = 1")
-    assert fmt.main(["--check", "--outputs", str(path)]) == 0  # long outputs are reported, not failed
+    assert (
+        fmt.main(["--check", "--outputs", str(path)]) == 0
+    )  # long outputs are reported, not failed
     assert "cell 1 output: 120 characters" in capsys.readouterr().out
 
 

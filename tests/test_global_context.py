@@ -1,4 +1,5 @@
 """Global Context block (Cao et al., 2019): attention pooling, LayerNorm bottleneck, addition at every position."""
+
 import pytest
 import torch
 import torch.fx
@@ -25,7 +26,10 @@ def _trained_looking(block):
 
 
 def test_exported_and_registered():
-    assert sebook.GlobalContextBlock is GlobalContextBlock and ATTENTION["gc"] is GlobalContextBlock
+    assert (
+        sebook.GlobalContextBlock is GlobalContextBlock
+        and ATTENTION["gc"] is GlobalContextBlock
+    )
     assert isinstance(make_attention("gc", 32), GlobalContextBlock)
 
 
@@ -52,7 +56,9 @@ def test_matches_the_papers_equation_by_hand():
         alpha = torch.exp(scores) / torch.exp(scores).sum()
         context = positions @ alpha  # (C,)
         h = block.excitation.fc1.weight @ context + block.excitation.fc1.bias
-        h = (h - h.mean()) / torch.sqrt(h.var(unbiased=False) + block.excitation.norm.eps)
+        h = (h - h.mean()) / torch.sqrt(
+            h.var(unbiased=False) + block.excitation.norm.eps
+        )
         h = torch.relu(h * block.excitation.norm.weight + block.excitation.norm.bias)
         term = block.excitation.fc2.weight @ h + block.excitation.fc2.bias
         expected[b] = x[b] + term[:, None, None]
@@ -68,12 +74,17 @@ def test_attention_weights_sum_to_one_and_uniform_scores_give_the_mean():
     torch.testing.assert_close(pool(x), x.mean(dim=(2, 3)))
 
 
-@pytest.mark.parametrize("channels, reduction, d", [(16, 16, 1), (64, 16, 4), (256, 4, 64), (8, 16, 1)])
+@pytest.mark.parametrize(
+    "channels, reduction, d", [(16, 16, 1), (64, 16, 4), (256, 4, 64), (8, 16, 1)]
+)
 def test_parameters(channels, reduction, d):
     block = GlobalContextBlock(channels, reduction)
     assert block.rd_channels == d
     # W_k (C + 1), W_v1 (C d + d), LayerNorm (2 d), W_v2 (d C + C)
-    assert sum(p.numel() for p in block.parameters()) == 2 * channels * d + 3 * d + 2 * channels + 1
+    assert (
+        sum(p.numel() for p in block.parameters())
+        == 2 * channels * d + 3 * d + 2 * channels + 1
+    )
 
 
 def test_rd_channels_and_divisor():
@@ -85,7 +96,9 @@ def test_residual_and_fashion_net():
     x, r = torch.randn(2, 4, 3, 3), torch.randn(2, 4, 3, 3)
     block = _trained_looking(GlobalContextBlock(4))
     torch.testing.assert_close(block(x, residual=r), r + block(x))
-    assert FashionNet(FashionNetConfig(attention="gc")).eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert FashionNet(FashionNetConfig(attention="gc")).eval()(
+        torch.randn(2, 1, 28, 28)
+    ).shape == (2, 10)
 
 
 def test_autocast_and_fx():
@@ -98,13 +111,36 @@ def test_autocast_and_fx():
     torch.testing.assert_close(traced(x), block(x))
 
 
-@pytest.mark.parametrize("call, error, pattern", [
-    (lambda: GlobalContextBlock(0), ValueError, r"channels must be an integer >= 1, got 0"),
-    (lambda: GlobalContextBlock(16, reduction=0), ValueError, r"reduction must be a number > 0, got 0"),
-    (lambda: GlobalContextBlock(16, rd_channels=0), ValueError, r"rd_channels must be an integer >= 1, got 0"),
-    (lambda: GlobalContextBlock(16, rd_divisor=0), ValueError, r"rd_divisor must be an integer >= 1, got 0"),
-    (lambda: GlobalContextBlock(16.0), TypeError, r"channels must be an integer >= 1, got 16.0 \(float\)"),
-])
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (
+            lambda: GlobalContextBlock(0),
+            ValueError,
+            r"channels must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: GlobalContextBlock(16, reduction=0),
+            ValueError,
+            r"reduction must be a number > 0, got 0",
+        ),
+        (
+            lambda: GlobalContextBlock(16, rd_channels=0),
+            ValueError,
+            r"rd_channels must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: GlobalContextBlock(16, rd_divisor=0),
+            ValueError,
+            r"rd_divisor must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: GlobalContextBlock(16.0),
+            TypeError,
+            r"channels must be an integer >= 1, got 16.0 \(float\)",
+        ),
+    ],
+)
 def test_bad_inputs(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()

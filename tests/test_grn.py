@@ -1,4 +1,5 @@
 """Global Response Normalization (ConvNeXt V2, Woo et al. 2023) in the book's (B, C, H, W) layout."""
+
 import pytest
 import torch
 import torch.fx
@@ -29,7 +30,11 @@ def convnext_v2_grn(x, gamma, beta, eps=1e-6):
 
 
 def test_exported_and_registered():
-    assert sebook.GRN is GRN and ATTENTION["grn"] is GRN and isinstance(make_attention("grn", 8), GRN)
+    assert (
+        sebook.GRN is GRN
+        and ATTENTION["grn"] is GRN
+        and isinstance(make_attention("grn", 8), GRN)
+    )
     assert DATA_FORMATS == ("channels_first", "channels_last")
 
 
@@ -37,9 +42,18 @@ def test_equations_by_hand():
     """G_i = ||X_i||_2 over positions, N_i = G_i / (mean_j G_j + eps), out = gamma X N + beta + X."""
     x = torch.randn(2, 3, 4, 5)
     block = _random_affine(GRN(3))
-    g = torch.stack([torch.stack([torch.sqrt((x[b, c] ** 2).sum()) for c in range(3)]) for b in range(2)])
+    g = torch.stack(
+        [
+            torch.stack([torch.sqrt((x[b, c] ** 2).sum()) for c in range(3)])
+            for b in range(2)
+        ]
+    )
     n = g / (g.mean(dim=1, keepdim=True) + 1e-6)
-    expected = block.gamma[:, None, None] * x * n[:, :, None, None] + block.beta[:, None, None] + x
+    expected = (
+        block.gamma[:, None, None] * x * n[:, :, None, None]
+        + block.beta[:, None, None]
+        + x
+    )
     torch.testing.assert_close(block(x), expected)
     torch.testing.assert_close(block.gates(x), n)
 
@@ -71,13 +85,19 @@ def test_residual_and_fashion_net():
     x, r = torch.randn(2, 4, 3, 3), torch.randn(2, 4, 3, 3)
     block = _random_affine(GRN(4))
     torch.testing.assert_close(block(x, residual=r), r + block(x))
-    assert FashionNet(FashionNetConfig(attention="grn")).eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert FashionNet(FashionNetConfig(attention="grn")).eval()(
+        torch.randn(2, 1, 28, 28)
+    ).shape == (2, 10)
 
 
 @pytest.mark.parametrize("data_format", DATA_FORMATS)
 def test_autocast_and_fx(data_format):
     block = _random_affine(GRN(8, data_format=data_format))
-    x = torch.randn(2, 8, 6, 6) if data_format == "channels_first" else torch.randn(2, 6, 6, 8)
+    x = (
+        torch.randn(2, 8, 6, 6)
+        if data_format == "channels_first"
+        else torch.randn(2, 6, 6, 8)
+    )
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = block(x)
     assert y.shape == x.shape and torch.isfinite(y).all()
@@ -85,12 +105,18 @@ def test_autocast_and_fx(data_format):
     torch.testing.assert_close(traced(x), block(x))
 
 
-@pytest.mark.parametrize("call, error, pattern", [
-    (lambda: GRN(0), ValueError, r"channels must be an integer >= 1, got 0"),
-    (lambda: GRN(8, eps=0), ValueError, r"eps must be a number > 0, got 0"),
-    (lambda: GRN(8, data_format="NHWC"), ValueError,
-     r"data_format must be one of 'channels_first', 'channels_last'; got 'NHWC'"),
-])
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (lambda: GRN(0), ValueError, r"channels must be an integer >= 1, got 0"),
+        (lambda: GRN(8, eps=0), ValueError, r"eps must be a number > 0, got 0"),
+        (
+            lambda: GRN(8, data_format="NHWC"),
+            ValueError,
+            r"data_format must be one of 'channels_first', 'channels_last'; got 'NHWC'",
+        ),
+    ],
+)
 def test_bad_inputs(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()

@@ -1,5 +1,7 @@
 """The chapters' install cell (cell 0, written by tools/notebooks.py): on Colab it installs the library with only
-what is missing and keeps the platform's torch; the repository address comes from _config.yml alone."""
+what is missing and keeps the platform's torch; the repository address comes from _config.yml alone.
+"""
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,7 +36,9 @@ def run_cell(tmp_path, monkeypatch, installed: set[str]) -> list[list[str]]:
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     monkeypatch.setattr(subprocess, "run", run)
     monkeypatch.setattr("sys.path", list(__import__("sys").path))
-    monkeypatch.setenv("SEBOOK_CHECKPOINTS", "")  # the cell may point it at the clone; restored afterwards
+    monkeypatch.setenv(
+        "SEBOOK_CHECKPOINTS", ""
+    )  # the cell may point it at the clone; restored afterwards
     exec(compile(notebooks.INSTALL_CELL, "install-cell", "exec"), {})
     return commands
 
@@ -42,11 +46,26 @@ def run_cell(tmp_path, monkeypatch, installed: set[str]) -> list[list[str]]:
 def test_on_colab_the_platforms_torch_is_kept(tmp_path, monkeypatch):
     commands = run_cell(tmp_path, monkeypatch, installed={"torch"})
     url, branch = notebooks.repository()
-    assert commands[0] == ["git", "clone", "--depth", "1", "--branch", branch, url, "se-book"]
+    assert commands[0] == [
+        "git",
+        "clone",
+        "--depth",
+        "1",
+        "--branch",
+        branch,
+        url,
+        "se-book",
+    ]
     installs = [c for c in commands if "pip" in c]
-    assert all(not any(arg.startswith("torch") for arg in c) for c in installs), installs
-    assert any("--no-deps" in c and c[-1].rstrip("/").endswith("se-book") for c in installs), installs
-    assert not any("-r" in c for c in installs), "the pinned requirements would replace the platform's packages"
+    assert all(
+        not any(arg.startswith("torch") for arg in c) for c in installs
+    ), installs
+    assert any(
+        "--no-deps" in c and c[-1].rstrip("/").endswith("se-book") for c in installs
+    ), installs
+    assert not any(
+        "-r" in c for c in installs
+    ), "the pinned requirements would replace the platform's packages"
     assert Path.cwd() == tmp_path / "se-book" / "chapters"
 
 
@@ -60,19 +79,34 @@ def test_where_the_library_is_installed_nothing_runs(tmp_path, monkeypatch):
 
 
 def test_the_repository_address_is_written_once():
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
-    assert notebooks.REPOSITORY == config["url"] and notebooks.BRANCH == config.get("branch", "main")
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    naming = [path for path in tracked.split()
-              if not path.endswith((".ipynb", ".png", ".pt", ".gz")) and (ROOT / path).is_file()
-              and config["url"] in (ROOT / path).read_text(encoding="utf-8", errors="ignore")]
-    assert naming == ["_config.yml"], f"files that spell out the repository address: {naming}"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))[
+        "repository"
+    ]
+    assert notebooks.REPOSITORY == config["url"] and notebooks.BRANCH == config.get(
+        "branch", "main"
+    )
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    naming = [
+        path
+        for path in tracked.split()
+        if not path.endswith((".ipynb", ".png", ".pt", ".gz"))
+        and (ROOT / path).is_file()
+        and config["url"] in (ROOT / path).read_text(encoding="utf-8", errors="ignore")
+    ]
+    assert naming == [
+        "_config.yml"
+    ], f"files that spell out the repository address: {naming}"
 
 
-@pytest.mark.parametrize("chapter", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "chapter", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem
+)
 def test_each_chapter_has_the_current_install_cell(chapter):
     import nbformat
 
     first = nbformat.read(chapter, as_version=4).cells[0]
-    assert first.source == notebooks.INSTALL_CELL, (
-        f"{chapter.name}: cell 0 is not the current install cell; re-execute it with tools/notebooks.py")
+    assert (
+        first.source == notebooks.INSTALL_CELL
+    ), f"{chapter.name}: cell 0 is not the current install cell; re-execute it with tools/notebooks.py"

@@ -1,4 +1,5 @@
 """ImageNet-scale networks (sebook.models), the cost measurements of sebook.costs, and the benchmark script."""
+
 import importlib.util
 import json
 import math
@@ -21,13 +22,16 @@ def on_meta(build, *args, **kwargs):
         return build(*args, **kwargs)
 
 
-@pytest.mark.parametrize("build, expected", [
-    (models.resnet50, 25_557_032),        # torchvision resnet50
-    (models.resnet101, 44_549_160),       # torchvision resnet101
-    (models.se_resnet50, 28_088_024),     # timm seresnet50
-    (models.se_resnet101, 49_326_872),    # timm seresnet101
-    (models.efficientnet_b0, 5_288_548),  # torchvision efficientnet_b0
-])
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (models.resnet50, 25_557_032),  # torchvision resnet50
+        (models.resnet101, 44_549_160),  # torchvision resnet101
+        (models.se_resnet50, 28_088_024),  # timm seresnet50
+        (models.se_resnet101, 49_326_872),  # timm seresnet101
+        (models.efficientnet_b0, 5_288_548),  # torchvision efficientnet_b0
+    ],
+)
 def test_parameter_counts_match_published(build, expected):
     assert count_parameters(on_meta(build)) == expected
 
@@ -36,8 +40,16 @@ def test_parameter_counts_match_published(build, expected):
 PAPER_REDUCTION_TABLE = {2: 45.7, 4: 35.7, 8: 30.7, 16: 28.1, 32: 26.9}
 
 
-@pytest.mark.parametrize("r, exact", [(2, 45_699_240), (4, 35_635_688), (8, 30_603_912), (16, 28_088_024),
-                                      (32, 26_830_080)])
+@pytest.mark.parametrize(
+    "r, exact",
+    [
+        (2, 45_699_240),
+        (4, 35_635_688),
+        (8, 30_603_912),
+        (16, 28_088_024),
+        (32, 26_830_080),
+    ],
+)
 def test_reduction_ratio_parameter_column(r, exact):
     params = count_parameters(on_meta(models.se_resnet50, r))
     assert params == exact
@@ -52,7 +64,10 @@ def test_reduction_ratio_parameter_column(r, exact):
 
 
 def test_integration_variants_parameter_counts():
-    counts = {i: count_parameters(on_meta(models.se_resnet50, 16, i)) for i in sebook.blocks.INTEGRATIONS}
+    counts = {
+        i: count_parameters(on_meta(models.se_resnet50, 16, i))
+        for i in sebook.blocks.INTEGRATIONS
+    }
     assert counts["standard"] == counts["post"] == counts["identity"] == 28_088_024
     # SE-PRE sits on each unit's input: 64 channels in the first unit, 256/512/1024 at the other stage starts
     assert counts["pre"] < counts["standard"]
@@ -62,20 +77,37 @@ def test_flops_at_224():
     shape = (1, 3, 224, 224)
     assert count_flops(on_meta(models.resnet50), shape) == 2 * 4_089_184_256
     caffe = count_flops(on_meta(models.resnet50, stride_in_1x1=True), shape) / 2e9
-    assert round(caffe, 2) == 3.86  # the SENet paper's 3.86 GFLOPs (multiply-adds), Table 2
-    assert round(count_flops(on_meta(models.resnet101, stride_in_1x1=True), shape) / 2e9, 2) == 7.57
-    assert round(count_flops(on_meta(models.efficientnet_b0), shape) / 2e9, 2) == 0.39  # Tan & Le, Table 2
-    se = count_flops(on_meta(models.se_resnet50), shape) - count_flops(on_meta(models.resnet50), shape)
-    assert se == 2 * 2_514_944  # only the FC weights are multiply-adds (biases are counted as free)
+    assert (
+        round(caffe, 2) == 3.86
+    )  # the SENet paper's 3.86 GFLOPs (multiply-adds), Table 2
+    assert (
+        round(
+            count_flops(on_meta(models.resnet101, stride_in_1x1=True), shape) / 2e9, 2
+        )
+        == 7.57
+    )
+    assert (
+        round(count_flops(on_meta(models.efficientnet_b0), shape) / 2e9, 2) == 0.39
+    )  # Tan & Le, Table 2
+    se = count_flops(on_meta(models.se_resnet50), shape) - count_flops(
+        on_meta(models.resnet50), shape
+    )
+    assert (
+        se == 2 * 2_514_944
+    )  # only the FC weights are multiply-adds (biases are counted as free)
 
 
 def test_meta_and_real_models_count_the_same():
     real = models.efficientnet_b0()
     assert count_parameters(real) == count_parameters(on_meta(models.efficientnet_b0))
-    assert count_flops(real, (1, 3, 64, 64)) == count_flops(on_meta(models.efficientnet_b0), (1, 3, 64, 64))
+    assert count_flops(real, (1, 3, 64, 64)) == count_flops(
+        on_meta(models.efficientnet_b0), (1, 3, 64, 64)
+    )
 
 
-@pytest.mark.parametrize("build", [models.resnet50, models.se_resnet50, models.efficientnet_b0])
+@pytest.mark.parametrize(
+    "build", [models.resnet50, models.se_resnet50, models.efficientnet_b0]
+)
 def test_forward_shapes(build):
     torch.manual_seed(0)
     model = build(num_classes=7).eval()
@@ -86,7 +118,18 @@ def test_forward_shapes(build):
 
 def test_resnet_module_names_follow_torchvision():
     names = [n for n, _ in on_meta(models.resnet50).named_children()]
-    assert names == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    assert names == [
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "avgpool",
+        "fc",
+    ]
     model = on_meta(models.se_resnet50)
     assert [len(getattr(model, f"layer{i}")) for i in range(1, 5)] == [3, 4, 6, 3]
     assert all(isinstance(u, sebook.blocks.ResidualUnit) for u in model.layer3)
@@ -106,11 +149,52 @@ def test_efficientnet_b0_layout():
     model = on_meta(models.efficientnet_b0)
     blocks = [b for stage in list(model.features)[1:-1] for b in stage]
     assert len(blocks) == 16
-    assert [b.block.depthwise.conv.kernel_size[0] for b in blocks] == [3, 3, 3, 5, 5, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5, 3]
-    assert [b.stride for b in blocks] == [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1]
-    assert blocks[0].block.se.excitation.rd_channels == 8 and blocks[-1].block.se.excitation.rd_channels == 48
+    assert [b.block.depthwise.conv.kernel_size[0] for b in blocks] == [
+        3,
+        3,
+        3,
+        5,
+        5,
+        3,
+        3,
+        3,
+        5,
+        5,
+        5,
+        5,
+        5,
+        5,
+        5,
+        3,
+    ]
+    assert [b.stride for b in blocks] == [
+        1,
+        2,
+        1,
+        2,
+        1,
+        2,
+        1,
+        1,
+        1,
+        1,
+        1,
+        2,
+        1,
+        1,
+        1,
+        1,
+    ]
+    assert (
+        blocks[0].block.se.excitation.rd_channels == 8
+        and blocks[-1].block.se.excitation.rd_channels == 48
+    )
     probs = [b.stochastic_depth.p for b in blocks]
-    assert probs[0] == 0 and math.isclose(probs[-1], 0.2 * 15 / 16) and probs == sorted(probs)
+    assert (
+        probs[0] == 0
+        and math.isclose(probs[-1], 0.2 * 15 / 16)
+        and probs == sorted(probs)
+    )
     assert model.classifier[0].p == 0.2 and model.classifier[1].in_features == 1280
 
 
@@ -123,14 +207,32 @@ def test_efficientnet_variants():
     assert count_parameters(plain) < count_parameters(after_project) < 5_288_548
 
 
-@pytest.mark.parametrize("build, kwargs, exc, words", [
-    (models.se_resnet50, {"integration": "middle"}, ValueError, ["integration", "'middle'", "'pre'"]),
-    (models.se_resnet50, {"reduction": 0}, ValueError, ["reduction", "0"]),
-    (models.resnet50, {"num_classes": 0}, ValueError, ["num_classes", "0"]),
-    (models.efficientnet_b0, {"se_placement": "late"}, ValueError, ["se_placement", "'late'", "'after_project'"]),
-    (models.efficientnet_b0, {"dropout": 1.5}, ValueError, ["dropout", "1.5"]),
-    (models.efficientnet_b0, {"stochastic_depth_prob": -0.1}, ValueError, ["stochastic_depth_prob"]),
-])
+@pytest.mark.parametrize(
+    "build, kwargs, exc, words",
+    [
+        (
+            models.se_resnet50,
+            {"integration": "middle"},
+            ValueError,
+            ["integration", "'middle'", "'pre'"],
+        ),
+        (models.se_resnet50, {"reduction": 0}, ValueError, ["reduction", "0"]),
+        (models.resnet50, {"num_classes": 0}, ValueError, ["num_classes", "0"]),
+        (
+            models.efficientnet_b0,
+            {"se_placement": "late"},
+            ValueError,
+            ["se_placement", "'late'", "'after_project'"],
+        ),
+        (models.efficientnet_b0, {"dropout": 1.5}, ValueError, ["dropout", "1.5"]),
+        (
+            models.efficientnet_b0,
+            {"stochastic_depth_prob": -0.1},
+            ValueError,
+            ["stochastic_depth_prob"],
+        ),
+    ],
+)
 def test_bad_arguments(build, kwargs, exc, words):
     with pytest.raises(exc) as info:
         build(**kwargs)
@@ -153,21 +255,54 @@ def test_bad_layouts():
 
 
 def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("se_overhead", ROOT / "benchmarks" / "se_overhead.py")
+    spec = importlib.util.spec_from_file_location(
+        "se_overhead", ROOT / "benchmarks" / "se_overhead.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    monkeypatch.setattr(bench, "STAGES", {"layer4": (64, 7, 3)})  # keep the smoke test small
+    monkeypatch.setattr(
+        bench, "STAGES", {"layer4": (64, 7, 3)}
+    )  # keep the smoke test small
     threads = torch.get_num_threads()
     out = tmp_path / "r.json"
     try:
-        assert bench.main(["--threads", "1", "--batch", "1", "--size", "32", "--repeats", "1", "--warmup", "0",
-                           "--op-repeats", "1", "--out", str(out)]) == 0
+        assert (
+            bench.main(
+                [
+                    "--threads",
+                    "1",
+                    "--batch",
+                    "1",
+                    "--size",
+                    "32",
+                    "--repeats",
+                    "1",
+                    "--warmup",
+                    "0",
+                    "--op-repeats",
+                    "1",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     finally:
         torch.set_num_threads(threads)
     results = json.loads(out.read_text())
-    assert set(results["networks"]) == {"contiguous", "channels_last", "resnet50_channels_last_vs_contiguous",
-                                      "se_resnet50_fused_vs_resnet101"}
-    assert set(results["ops"]["contiguous"]["layer4"]) == {"add", "squeeze", "scale", "scale_then_add", "fused_scale_add"}
+    assert set(results["networks"]) == {
+        "contiguous",
+        "channels_last",
+        "resnet50_channels_last_vs_contiguous",
+        "se_resnet50_fused_vs_resnet101",
+    }
+    assert set(results["ops"]["contiguous"]["layer4"]) == {
+        "add",
+        "squeeze",
+        "scale",
+        "scale_then_add",
+        "fused_scale_add",
+    }
     ratio = results["networks"]["contiguous"]["se_resnet50_fused"]["median"]
     assert math.isfinite(ratio) and ratio > 0
     with pytest.raises(SystemExit):
@@ -186,6 +321,7 @@ def test_committed_benchmark_results_are_complete():
 
 # Where PyTorch users take the networks: autocast, torch.fx, channels_last --------------------------------------
 
+
 @pytest.mark.parametrize("build", [models.se_resnet50, models.efficientnet_b0])
 def test_networks_run_under_autocast_trace_with_fx_and_keep_channels_last(build):
     torch.manual_seed(0)
@@ -195,5 +331,7 @@ def test_networks_run_under_autocast_trace_with_fx_and_keep_channels_last(build)
             assert model(x).dtype == torch.bfloat16
         expected = model(x)
         torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), expected)
-        last = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last))
+        last = model.to(memory_format=torch.channels_last)(
+            x.to(memory_format=torch.channels_last)
+        )
         torch.testing.assert_close(last, expected, atol=1e-4, rtol=1e-4)

@@ -1,4 +1,5 @@
 """`python tools/notebooks.py`: deterministic re-execution, stable ids, stored widget state, the --check mode."""
+
 import json
 from pathlib import Path
 
@@ -17,8 +18,10 @@ SOURCE = [
 
 @pytest.fixture()
 def tiny(tmp_path: Path) -> Path:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Tiny")]
-                                  + [nbformat.v4.new_code_cell(s) for s in SOURCE])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Tiny")]
+        + [nbformat.v4.new_code_cell(s) for s in SOURCE]
+    )
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nb, path)
     return path
@@ -34,15 +37,21 @@ def test_execution_is_deterministic_and_complete(tiny: Path):
     notebooks.run(tiny)
     first = without_timing(tiny)
     notebooks.run(tiny)
-    assert without_timing(tiny) == first, "two executions must write identical notebooks"
+    assert (
+        without_timing(tiny) == first
+    ), "two executions must write identical notebooks"
     nb = nbformat.read(tiny, as_version=4)
     assert nb.cells[0].metadata["tags"] == [notebooks.INSTALL_TAG, "remove-cell"]
     assert nb.cells[0].outputs == []  # a no-op where the library is installed
     assert [c.id for c in nb.cells] == [f"tiny-{i}" for i in range(len(nb.cells))]
     state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    shown = nb.cells[-1].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+    shown = nb.cells[-1].outputs[0]["data"]["application/vnd.jupyter.widget-view+json"][
+        "model_id"
+    ]
     assert shown in state
-    assert nb.cells[3].outputs[0]["text"] == "45\n"  # cells: install, title, setup, print, widget
+    assert (
+        nb.cells[3].outputs[0]["text"] == "45\n"
+    )  # cells: install, title, setup, print, widget
     assert nb.metadata["sebook"]["versions"]["torch"].startswith("2.")
 
 
@@ -61,7 +70,9 @@ def test_install_cell_is_inserted_once(tiny: Path):
     nb = nbformat.read(tiny, as_version=4)
     notebooks.ensure_install_cell(nb)
     notebooks.ensure_install_cell(nb)
-    assert sum(notebooks.INSTALL_TAG in c.metadata.get("tags", []) for c in nb.cells) == 1
+    assert (
+        sum(notebooks.INSTALL_TAG in c.metadata.get("tags", []) for c in nb.cells) == 1
+    )
 
 
 def test_bad_paths_are_refused(tmp_path: Path):
@@ -79,14 +90,20 @@ def test_check_judges_text_as_nbval_does(tmp_path: Path):
         nb = nbformat.v4.new_notebook()
         for outputs, source in zip(outputs_per_cell, sources):
             cell = nbformat.v4.new_code_cell(source)
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in outputs]
+            cell.outputs = [
+                nbformat.v4.new_output("stream", name="stdout", text=t) for t in outputs
+            ]
             nb.cells.append(cell)
         return nb
 
     sanitize = tmp_path / "sanitize.cfg"
     sanitize.write_text("[addresses]\nregex: at 0x[0-9a-f]+\nreplace: at 0xADDRESS\n")
     patterns = sanitize_patterns(sanitize)
-    sources = ["print(1)", "# NBVAL_IGNORE_OUTPUT\nprint(time.time())", "print(object())"]
+    sources = [
+        "print(1)",
+        "# NBVAL_IGNORE_OUTPUT\nprint(time.time())",
+        "print(object())",
+    ]
     one = notebook([["a\n", "b\n"], ["1.5\n"], ["<object at 0x7f00>\n"]], sources)
     two = notebook([["a\nb\n"], ["2.5\n"], ["<object at 0x7f99>\n"]], sources)
     assert text_outputs(one, patterns) == text_outputs(two, patterns)
@@ -94,8 +111,15 @@ def test_check_judges_text_as_nbval_does(tmp_path: Path):
     tagged = notebook([["3.5\n"]], ["print(time.time())"])
     tagged.cells[0].metadata["tags"] = ["nbval-ignore-output"]
     assert text_outputs(tagged) == [[]]  # nbval's cell tag, as well as its comment
-    merged = coalesce_streams([nbformat.v4.new_output("stream", name="stdout", text="a"),
-                               nbformat.v4.new_output("stream", name="stderr", text="b"),
-                               nbformat.v4.new_output("stream", name="stderr", text="c")])
-    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "a"), ("stderr", "bc")]
+    merged = coalesce_streams(
+        [
+            nbformat.v4.new_output("stream", name="stdout", text="a"),
+            nbformat.v4.new_output("stream", name="stderr", text="b"),
+            nbformat.v4.new_output("stream", name="stderr", text="c"),
+        ]
+    )
+    assert [(o["name"], o["text"]) for o in merged] == [
+        ("stdout", "a"),
+        ("stderr", "bc"),
+    ]
     assert sanitize_patterns(tmp_path / "missing.cfg") == []

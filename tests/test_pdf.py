@@ -1,5 +1,6 @@
 """The PDF edition (`make pdf`, tools/make_pdf.py): every chapter with its title, figures and typeset maths, a
 table of contents, the bibliography, and a link to it on the website's front page."""
+
 from __future__ import annotations
 
 import html
@@ -22,7 +23,10 @@ def book():
     if not PDF.is_file():
         pytest.fail(f"{PDF} is missing: run `make pdf` (it builds the site first)")
     reader = pypdf.PdfReader(PDF)
-    outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
+    outline = [
+        (item.title, reader.get_destination_page_number(item))
+        for item in reader.outline
+    ]
     return reader, outline
 
 
@@ -43,11 +47,19 @@ def test_every_book_page_is_a_bookmarked_part_in_reading_order(book):
     assert len(outline) == len(docs) and "chapters/01_overview" in docs
     titles = []
     for doc in docs:
-        head = re.search(r"<title>(.*?)</title>", (SITE / f"{doc}.html").read_text(encoding="utf-8"), re.S)
+        head = re.search(
+            r"<title>(.*?)</title>",
+            (SITE / f"{doc}.html").read_text(encoding="utf-8"),
+            re.S,
+        )
         titles.append(html.unescape(head.group(1)).split(" \u2014 ")[0].strip())
-    assert [t for t, _ in outline] == titles, "bookmarks must be the pages' titles, in order"
+    assert [
+        t for t, _ in outline
+    ] == titles, "bookmarks must be the pages' titles, in order"
     starts = [page for _, page in outline]
-    assert starts == sorted(starts) and starts[0] >= 1, "the cover and contents come first"
+    assert (
+        starts == sorted(starts) and starts[0] >= 1
+    ), "the cover and contents come first"
     assert 5 * (len(docs) - 2) <= len(reader.pages) <= 800
 
 
@@ -66,24 +78,46 @@ def test_each_chapter_starts_with_its_title_and_has_its_figures(book):
     for index, (title, first) in enumerate(outline):
         opening = text(reader.pages[first])
         # the title heads its first page (a list's labels may come first in the extracted text)
-        assert re.sub(r"\s+", " ", title)[:30] in opening[:300], f"{title!r} does not open page {first + 1}"
+        assert (
+            re.sub(r"\s+", " ", title)[:30] in opening[:300]
+        ), f"{title!r} does not open page {first + 1}"
         doc = make_pdf.book_pages(ROOT)[index]
-        page_html = re.sub(r"<script.*?</script>", "", (SITE / f"{doc}.html").read_text(encoding="utf-8"), flags=re.S)
+        page_html = re.sub(
+            r"<script.*?</script>",
+            "",
+            (SITE / f"{doc}.html").read_text(encoding="utf-8"),
+            flags=re.S,
+        )
         # figures in the page itself (not the launch buttons' logos; widget frames live in scripts)
-        figures = len(re.findall(r'<img [^>]*src="(?:\.\./)?(?:_images/|data:image)', page_html))
-        images = sum(len(reader.pages[i].images) for i in page_range(outline, index, total))
+        figures = len(
+            re.findall(r'<img [^>]*src="(?:\.\./)?(?:_images/|data:image)', page_html)
+        )
+        images = sum(
+            len(reader.pages[i].images) for i in page_range(outline, index, total)
+        )
         if doc.startswith("chapters/") and figures:
-            assert images >= 1, f"{title}: no embedded image in its pages, though the web page has {figures}"
+            assert (
+                images >= 1
+            ), f"{title}: no embedded image in its pages, though the web page has {figures}"
 
 
 def test_maths_is_typeset_and_the_bibliography_is_there(book):
     reader, outline = book
     everything = " ".join(text(page) for page in reader.pages)
-    assert "\\(" not in everything and "\\mathbf" not in everything and "$$" not in everything, "raw TeX"
+    assert (
+        "\\(" not in everything
+        and "\\mathbf" not in everything
+        and "$$" not in everything
+    ), "raw TeX"
     last_title, last_first = outline[-1]
     assert last_title == "References"
-    references = " ".join(text(reader.pages[i]) for i in range(last_first, len(reader.pages)))
-    assert "Squeeze-and-excitation networks" in references or "Squeeze-and-Excitation" in references
+    references = " ".join(
+        text(reader.pages[i]) for i in range(last_first, len(reader.pages))
+    )
+    assert (
+        "Squeeze-and-excitation networks" in references
+        or "Squeeze-and-Excitation" in references
+    )
 
 
 def test_the_front_page_links_the_pdf():

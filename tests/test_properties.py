@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis) of the SE invariants over random shapes and reduction ratios."""
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,7 +8,9 @@ import sebook
 from sebook.excitation import make_rd_channels
 from sebook.recalibration import recalibrate
 
-shapes = st.tuples(st.integers(1, 4), st.integers(1, 48), st.integers(1, 9), st.integers(1, 9))
+shapes = st.tuples(
+    st.integers(1, 4), st.integers(1, 48), st.integers(1, 9), st.integers(1, 9)
+)
 ratios = st.one_of(st.integers(1, 64), st.floats(0.25, 64.0, allow_nan=False))
 squeezes = st.sampled_from(["avg", "max", "avgmax"])
 PROFILE = settings(max_examples=60, deadline=None, derandomize=True)
@@ -62,7 +65,9 @@ def test_batch_elements_do_not_influence_each_other(shape, reduction):
 
 @PROFILE
 @given(st.integers(1, 4096), ratios, st.sampled_from([1, 4, 8, 16]))
-def test_make_rd_channels_is_never_zero_and_respects_the_divisor(channels, reduction, divisor):
+def test_make_rd_channels_is_never_zero_and_respects_the_divisor(
+    channels, reduction, divisor
+):
     width = make_rd_channels(channels, reduction, divisor)
     assert width >= 1 and width % divisor == 0
     assert width <= max(divisor, round(channels / reduction) + divisor)

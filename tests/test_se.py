@@ -1,4 +1,5 @@
 """The core SE pieces: squeeze, excitation (with its width helper), recalibration, and the block."""
+
 import pytest
 import torch
 from torch import nn
@@ -83,15 +84,28 @@ def test_source_block_breaks_when_channels_below_ratio():
         source(torch.randn(1, 8, 4, 4))
 
 
-@pytest.mark.parametrize("channels, reduction, rd_divisor, expected", [
-    (64, 16, 1, 4), (8, 16, 1, 1), (1, 64, 1, 1), (100, 16, 1, 6), (2048, 16, 1, 128),
-    (64, 16, 8, 8), (96, 4, 8, 24), (3, 1, 1, 3), (24, 0.25, 1, 96),
-])
+@pytest.mark.parametrize(
+    "channels, reduction, rd_divisor, expected",
+    [
+        (64, 16, 1, 4),
+        (8, 16, 1, 1),
+        (1, 64, 1, 1),
+        (100, 16, 1, 6),
+        (2048, 16, 1, 128),
+        (64, 16, 8, 8),
+        (96, 4, 8, 24),
+        (3, 1, 1, 3),
+        (24, 0.25, 1, 96),
+    ],
+)
 def test_squeeze_width(channels, reduction, rd_divisor, expected):
     assert make_rd_channels(channels, reduction, rd_divisor) == expected
 
 
-@pytest.mark.parametrize("value, divisor, expected", [(32, 8, 32), (35, 8, 32), (36, 8, 40), (3, 8, 8), (90, 16, 96)])
+@pytest.mark.parametrize(
+    "value, divisor, expected",
+    [(32, 8, 32), (35, 8, 32), (36, 8, 40), (3, 8, 8), (90, 16, 96)],
+)
 def test_make_divisible(value, divisor, expected):
     assert make_divisible(value, divisor) == expected
 
@@ -101,11 +115,17 @@ def test_squeeze_modes(mode):
     x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
     z = Squeeze(mode)(x)
     avg, mx = x.mean((2, 3)), x.amax((2, 3))
-    torch.testing.assert_close(z, {"avg": avg, "max": mx, "avgmax": (avg + mx) / 2}[mode])
+    torch.testing.assert_close(
+        z, {"avg": avg, "max": mx, "avgmax": (avg + mx) / 2}[mode]
+    )
 
 
 def test_recalibration_broadcasts_and_fuses():
-    x, residual, gates = torch.randn(2, 5, 3, 3), torch.randn(2, 5, 3, 3), torch.rand(2, 5)
+    x, residual, gates = (
+        torch.randn(2, 5, 3, 3),
+        torch.randn(2, 5, 3, 3),
+        torch.rand(2, 5),
+    )
     scaled = recalibrate(x, gates)
     torch.testing.assert_close(scaled[1, 2], x[1, 2] * gates[1, 2])
     torch.testing.assert_close(recalibrate_add(x, gates, residual), residual + scaled)
@@ -118,19 +138,30 @@ def test_gates_of_one_are_the_identity():
     torch.testing.assert_close(recalibrate(x, torch.ones(2, 6)), x, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("kwargs, exc, words", [
-    ({"channels": 0}, ValueError, ["channels", ">= 1", "0"]),
-    ({"channels": -3}, ValueError, ["channels", "-3"]),
-    ({"channels": 2.5}, TypeError, ["channels", "integer"]),
-    ({"channels": 16, "reduction": 0}, ValueError, ["reduction", "> 0"]),
-    ({"channels": 16, "reduction": -4}, ValueError, ["reduction", "-4"]),
-    ({"channels": 16, "reduction": float("nan")}, ValueError, ["reduction"]),
-    ({"channels": 16, "squeeze": "mean"}, ValueError, ["squeeze", "'avg'", "'mean'"]),
-    ({"channels": 16, "gate_layer": "sigmoud"}, ValueError, ["gate_layer", "'sigmoid'"]),
-    ({"channels": 16, "act_layer": "relu7"}, ValueError, ["act_layer", "'relu'"]),
-    ({"channels": 16, "rd_channels": 0}, ValueError, ["rd_channels"]),
-    ({"channels": 16, "rd_divisor": 0}, ValueError, ["divisor"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        ({"channels": 0}, ValueError, ["channels", ">= 1", "0"]),
+        ({"channels": -3}, ValueError, ["channels", "-3"]),
+        ({"channels": 2.5}, TypeError, ["channels", "integer"]),
+        ({"channels": 16, "reduction": 0}, ValueError, ["reduction", "> 0"]),
+        ({"channels": 16, "reduction": -4}, ValueError, ["reduction", "-4"]),
+        ({"channels": 16, "reduction": float("nan")}, ValueError, ["reduction"]),
+        (
+            {"channels": 16, "squeeze": "mean"},
+            ValueError,
+            ["squeeze", "'avg'", "'mean'"],
+        ),
+        (
+            {"channels": 16, "gate_layer": "sigmoud"},
+            ValueError,
+            ["gate_layer", "'sigmoid'"],
+        ),
+        ({"channels": 16, "act_layer": "relu7"}, ValueError, ["act_layer", "'relu'"]),
+        ({"channels": 16, "rd_channels": 0}, ValueError, ["rd_channels"]),
+        ({"channels": 16, "rd_divisor": 0}, ValueError, ["divisor"]),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, exc, words):
     with pytest.raises(exc) as info:
         sebook.SEBlock(**kwargs)
@@ -138,13 +169,20 @@ def test_bad_constructor_arguments(kwargs, exc, words):
         assert word in str(info.value)
 
 
-@pytest.mark.parametrize("x, exc, words", [
-    (torch.randn(2, 16), ValueError, ["4-D", "expected 4", "got 2"]),
-    (torch.randn(2, 16, 4, 4, 1), ValueError, ["got 5"]),
-    (torch.randn(2, 8, 4, 4), ValueError, ["expected 16", "got 8"]),
-    (torch.ones(2, 16, 4, 4, dtype=torch.int64), TypeError, ["floating-point", "int64"]),
-    ([[1.0]], TypeError, ["torch.Tensor", "list"]),
-])
+@pytest.mark.parametrize(
+    "x, exc, words",
+    [
+        (torch.randn(2, 16), ValueError, ["4-D", "expected 4", "got 2"]),
+        (torch.randn(2, 16, 4, 4, 1), ValueError, ["got 5"]),
+        (torch.randn(2, 8, 4, 4), ValueError, ["expected 16", "got 8"]),
+        (
+            torch.ones(2, 16, 4, 4, dtype=torch.int64),
+            TypeError,
+            ["floating-point", "int64"],
+        ),
+        ([[1.0]], TypeError, ["torch.Tensor", "list"]),
+    ],
+)
 def test_bad_forward_input(x, exc, words):
     with pytest.raises(exc) as info:
         sebook.SEBlock(16)(x)
@@ -158,7 +196,9 @@ def test_bad_recalibration_inputs():
         recalibrate(x, torch.rand(2, 5))
     with pytest.raises(ValueError, match="shape of x"):
         recalibrate_add(x, torch.rand(2, 4), torch.randn(2, 4, 2, 2))
-    with pytest.raises(RuntimeError, match="cannot be multiplied"):  # inside a block, PyTorch's own error
+    with pytest.raises(
+        RuntimeError, match="cannot be multiplied"
+    ):  # inside a block, PyTorch's own error
         Excitation(4)(torch.randn(2, 5))
 
 
@@ -182,19 +222,24 @@ def test_inference_restores_the_mode_and_batches_match_one_pass():
 
 # Where PyTorch users take the block: autocast, torch.fx, torch.compile, channels_last -------------------------
 
+
 def test_se_block_runs_under_cpu_bfloat16_autocast():
     block, x = sebook.SEBlock(16, 4), torch.randn(2, 16, 5, 5)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         for y in (block(x), block(x, residual=x), block(x.bfloat16())):
             assert y.shape == x.shape and torch.isfinite(y).all()
-        assert block.gates(x).dtype == torch.bfloat16  # the linear layers ran in bfloat16
+        assert (
+            block.gates(x).dtype == torch.bfloat16
+        )  # the linear layers ran in bfloat16
 
 
 def test_se_block_traces_with_torch_fx():
     block, x = sebook.SEBlock(16, 4), torch.randn(2, 16, 5, 5)
     traced = torch.fx.symbolic_trace(block, concrete_args={"residual": None})
     torch.testing.assert_close(traced(x), block(x))
-    with pytest.raises(ValueError, match="expected 16, got 8"):  # the check is a leaf of the graph: it still runs
+    with pytest.raises(
+        ValueError, match="expected 16, got 8"
+    ):  # the check is a leaf of the graph: it still runs
         traced(torch.randn(2, 8, 5, 5))
 
 
@@ -218,7 +263,11 @@ def test_the_blocks_import_neither_matplotlib_nor_ipywidgets():
     import subprocess
     import sys
 
-    code = ("import sys, sebook.se, sebook.squeeze, sebook.excitation, sebook.recalibration, sebook.attention, "
-            "sebook.blocks, sebook.models; print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, sebook.se, sebook.squeeze, sebook.excitation, sebook.recalibration, sebook.attention, "
+        "sebook.blocks, sebook.models; print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

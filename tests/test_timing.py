@@ -1,4 +1,5 @@
 """Timing (sebook.timing): interleaved rounds, median ratios, machine info, the elementwise overhead estimate."""
+
 import math
 
 import pytest
@@ -8,15 +9,27 @@ from sebook import timing
 
 
 def _ops(add=1.0, squeeze=0.5, scale_then_add=2.0, fused=1.2):
-    steps = {"add": add, "squeeze": squeeze, "scale_then_add": scale_then_add, "fused_scale_add": fused}
+    steps = {
+        "add": add,
+        "squeeze": squeeze,
+        "scale_then_add": scale_then_add,
+        "fused_scale_add": fused,
+    }
     return {name: {"median_seconds": v} for name, v in steps.items()}
 
 
 def test_elementwise_overhead_sums_blocks_times_extra_steps():
-    ops = {"layer1": _ops(), "layer2": _ops(add=2.0, squeeze=1.0, scale_then_add=4.0, fused=2.0)}
+    ops = {
+        "layer1": _ops(),
+        "layer2": _ops(add=2.0, squeeze=1.0, scale_then_add=4.0, fused=2.0),
+    }
     result = timing.elementwise_overhead(ops, {"layer1": 3, "layer2": 2})
-    assert result["naive"] == pytest.approx(3 * (0.5 + 2.0 - 1.0) + 2 * (1.0 + 4.0 - 2.0))
-    assert result["fused"] == pytest.approx(3 * (0.5 + 1.2 - 1.0) + 2 * (1.0 + 2.0 - 2.0))
+    assert result["naive"] == pytest.approx(
+        3 * (0.5 + 2.0 - 1.0) + 2 * (1.0 + 4.0 - 2.0)
+    )
+    assert result["fused"] == pytest.approx(
+        3 * (0.5 + 1.2 - 1.0) + 2 * (1.0 + 2.0 - 2.0)
+    )
 
 
 def test_elementwise_overhead_names_what_is_missing():
@@ -31,13 +44,21 @@ def test_elementwise_overhead_names_what_is_missing():
 
 def test_interleaved_timings_and_median_ratios():
     order = []
-    timings = timing.interleaved_timings({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
-                                           repeats=3, warmup=1)
+    timings = timing.interleaved_timings(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+        repeats=3,
+        warmup=1,
+    )
     assert order == ["a", "b", "b", "a", "a", "b", "b", "a"]  # rotating start
     assert all(len(v) == 3 and min(v) >= 0 for v in timings.values())
-    ratios = timing.median_ratios({"base": [1.0, 2.0, 4.0], "x": [1.1, 2.2, 4.0]}, "base")
+    ratios = timing.median_ratios(
+        {"base": [1.0, 2.0, 4.0], "x": [1.1, 2.2, 4.0]}, "base"
+    )
     assert ratios["base"]["median"] == 1.0
-    assert math.isclose(ratios["x"]["median"], 1.1) and ratios["x"]["median_seconds"] == 2.2
+    assert (
+        math.isclose(ratios["x"]["median"], 1.1)
+        and ratios["x"]["median_seconds"] == 2.2
+    )
     with pytest.raises(ValueError, match="baseline"):
         timing.median_ratios({"a": [1.0]}, "b")
     with pytest.raises(ValueError, match="repeats"):
@@ -50,5 +71,8 @@ def test_interleaved_timings_and_median_ratios():
 
 def test_machine_info():
     info = timing.machine_info()
-    assert info["torch"] == torch.__version__ and info["torch_threads"] == torch.get_num_threads()
+    assert (
+        info["torch"] == torch.__version__
+        and info["torch_threads"] == torch.get_num_threads()
+    )
     assert len(info["load_average_1_5_15_min"]) == 3

@@ -1,4 +1,5 @@
 """Training and its command line (sebook.train), including reproducing committed checkpoints from their commands."""
+
 import os
 import re
 import shlex
@@ -10,7 +11,12 @@ import pytest
 import torch
 
 from sebook import train as train_module
-from sebook.checkpoints import file_sha256, load_checkpoint, read_manifest, verify_manifest
+from sebook.checkpoints import (
+    file_sha256,
+    load_checkpoint,
+    read_manifest,
+    verify_manifest,
+)
 from sebook.data import FASHION_MNIST_SHA256
 from sebook.fashion_models import FashionNet, FashionNetConfig
 from sebook.recipe import SHORT, Recipe
@@ -35,7 +41,11 @@ def test_predict_and_evaluate():
     logits = predict(model, images, batch_size=7)
     assert logits.shape == (30, 10) and model.training  # the mode is restored
     result = evaluate(model, images, labels, batch_size=7)
-    assert result["accuracy"] == sum(int(p == t) for p, t in zip(logits.argmax(1).tolist(), labels.tolist())) / 30
+    assert (
+        result["accuracy"]
+        == sum(int(p == t) for p, t in zip(logits.argmax(1).tolist(), labels.tolist()))
+        / 30
+    )
     assert len(result["class_accuracy"]) == 10 and result["loss"] > 0
     with pytest.raises(ValueError, match="labels must be a tensor of shape"):
         evaluate(model, images, labels[:5])
@@ -49,21 +59,32 @@ def test_train_is_deterministic_and_restores_global_settings():
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(False)
     first, metrics = train(TINY, **TINY_ARGS)
-    assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+    assert (
+        torch.get_num_threads() == 2
+        and not torch.are_deterministic_algorithms_enabled()
+    )
     second, again = train(TINY, **TINY_ARGS)
     assert states_equal(first.state_dict(), second.state_dict()) and metrics == again
     other, _ = train(TINY, **{**TINY_ARGS, "seed": 1})
     assert not states_equal(first.state_dict(), other.state_dict())
     assert not first.training
-    assert set(metrics) >= {"test_accuracy", "test_loss", "class_accuracy", "epoch_loss", "epoch_accuracy",
-                            "epoch_test_accuracy"}
+    assert set(metrics) >= {
+        "test_accuracy",
+        "test_loss",
+        "class_accuracy",
+        "epoch_loss",
+        "epoch_accuracy",
+        "epoch_test_accuracy",
+    }
     assert len(metrics["epoch_loss"]) == 1 and 0 <= metrics["test_accuracy"] <= 1
     assert metrics["epoch_test_accuracy"] == [metrics["test_accuracy"]]
     assert metrics["steps"] == 10 and metrics["train_examples"] == 500
 
 
 def test_training_learns():
-    _, metrics = train(TINY, 0, TINY_RECIPE.replace(epochs=2, train_subset=2000), progress=False)
+    _, metrics = train(
+        TINY, 0, TINY_RECIPE.replace(epochs=2, train_subset=2000), progress=False
+    )
     assert metrics["epoch_loss"][1] < metrics["epoch_loss"][0] < 2.4
     assert metrics["test_accuracy"] > 0.2  # chance is 0.1
 
@@ -81,39 +102,67 @@ def test_progress_bar_text_does_not_depend_on_timing(capsys):
 def test_reproducible_context_restores_settings():
     torch.set_num_threads(2)
     with reproducible(1):
-        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+        assert (
+            torch.get_num_threads() == 1
+            and torch.are_deterministic_algorithms_enabled()
+        )
     assert torch.get_num_threads() == 2
     with pytest.raises(ValueError, match="threads must be an integer >= 1"):
         with reproducible(0):
             pass
 
 
-@pytest.mark.parametrize("changes, error, message", [
-    ({"config": "se"}, TypeError, "config must be a FashionNetConfig"),
-    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    ({"recipe": "plateau"}, TypeError, "recipe must be a sebook.recipe.Recipe"),
-    ({"dataset": "mnist"}, ValueError, "dataset must be one of 'fashion-mnist', 'cast-fashion-mnist'"),
-    ({"dataset": "cast-fashion-mnist"}, ValueError, "cast-fashion-mnist has 3-channel images but config.in_channels"),
-    ({"recipe": TINY_RECIPE.replace(train_subset=40)}, ValueError,
-     "batch_size 50 is larger than the 40 training examples"),
-])
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        ({"config": "se"}, TypeError, "config must be a FashionNetConfig"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
+        ({"recipe": "plateau"}, TypeError, "recipe must be a sebook.recipe.Recipe"),
+        (
+            {"dataset": "mnist"},
+            ValueError,
+            "dataset must be one of 'fashion-mnist', 'cast-fashion-mnist'",
+        ),
+        (
+            {"dataset": "cast-fashion-mnist"},
+            ValueError,
+            "cast-fashion-mnist has 3-channel images but config.in_channels",
+        ),
+        (
+            {"recipe": TINY_RECIPE.replace(train_subset=40)},
+            ValueError,
+            "batch_size 50 is larger than the 40 training examples",
+        ),
+    ],
+)
 def test_train_rejects_bad_arguments(changes, error, message):
     kwargs = {"config": TINY, **TINY_ARGS, **changes}
     with pytest.raises(error, match=message):
         train(**kwargs)
 
 
-@pytest.mark.parametrize("changes, error, message", [
-    ({"epochs": 0}, ValueError, "epochs must be an integer >= 1"),
-    ({"batch_size": 1}, ValueError, "batch_size must be at least 2"),
-    ({"lr": 0}, ValueError, "lr must be a number > 0"),
-    ({"weight_decay": -1}, ValueError, "weight_decay must be a number >= 0"),
-    ({"schedule": "cosine"}, ValueError, "schedule must be one of 'linear'"),
-    ({"augment": "rotate"}, ValueError, "augment must be one of 'none', 'shift-flip'"),
-    ({"labels": "random"}, ValueError, "labels must be one of 'true', 'shuffled'"),
-    ({"train_subset": 70_000}, ValueError, "train_subset must be between 2 and 60000"),
-    ({"name": "a b"}, ValueError, "name must be letters, digits and '-'"),
-])
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        ({"epochs": 0}, ValueError, "epochs must be an integer >= 1"),
+        ({"batch_size": 1}, ValueError, "batch_size must be at least 2"),
+        ({"lr": 0}, ValueError, "lr must be a number > 0"),
+        ({"weight_decay": -1}, ValueError, "weight_decay must be a number >= 0"),
+        ({"schedule": "cosine"}, ValueError, "schedule must be one of 'linear'"),
+        (
+            {"augment": "rotate"},
+            ValueError,
+            "augment must be one of 'none', 'shift-flip'",
+        ),
+        ({"labels": "random"}, ValueError, "labels must be one of 'true', 'shuffled'"),
+        (
+            {"train_subset": 70_000},
+            ValueError,
+            "train_subset must be between 2 and 60000",
+        ),
+        ({"name": "a b"}, ValueError, "name must be letters, digits and '-'"),
+    ],
+)
 def test_recipe_rejects_bad_fields(changes, error, message):
     with pytest.raises(error, match=message):
         SHORT.replace(**changes)
@@ -128,34 +177,73 @@ def test_recipe_round_trips_through_plain_data():
 
 # --- the command line ----------------------------------------------------------------------------------------------
 
+
 def test_help_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "sebook.train", "--help"], capture_output=True, text=True,
-                            cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "sebook.train", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0
-    for option in ("--attention", "--reduction", "--rd-divisor", "--squeeze", "--gate", "--integration", "--dataset",
-                   "--recipe", "--seed", "--epochs", "--augment", "--labels", "--out"):
+    for option in (
+        "--attention",
+        "--reduction",
+        "--rd-divisor",
+        "--squeeze",
+        "--gate",
+        "--integration",
+        "--dataset",
+        "--recipe",
+        "--seed",
+        "--epochs",
+        "--augment",
+        "--labels",
+        "--out",
+    ):
         assert option in result.stdout
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--attention", "sk"], "argument --attention: invalid choice: 'sk'"),
-    (["--reduction", "0"], "argument --reduction: expected a finite number > 0, got '0'"),
-    (["--reduction", "four"], "argument --reduction: expected a number > 0, got 'four'"),
-    (["--epochs", "0"], "argument --epochs: expected an integer >= 1, got '0'"),
-    (["--seed", "-2"], "argument --seed: expected an integer >= 0"),
-    (["--squeeze", "median"], "argument --squeeze: invalid choice"),
-    (["--gate", "step"], "argument --gate: invalid choice"),
-    (["--integration", "after"], "argument --integration: invalid choice"),
-    (["--batch-size", "1"], "batch_size must be at least 2"),
-    (["--train-subset", "99999"], "train_subset must be between 2 and 60000"),
-    (["--recipe", "long"], "argument --recipe: invalid choice: 'long'"),
-    (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
-    (["--rd-divisor", "0"], "argument --rd-divisor: expected an integer >= 1, got '0'"),
-    (["--out", "model.pth"], "argument --out: the checkpoint file must end in .pt"),
-    (["--out", "no/such/folder/x.pt"], "argument --out: folder 'no/such/folder' does not exist"),
-    (["--manifest", "elsewhere/manifest.json"], "argument --manifest: the manifest must be in the same folder"),
-])
-def test_bad_arguments_exit_2_before_any_work(argv, message, capsys, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--attention", "sk"], "argument --attention: invalid choice: 'sk'"),
+        (
+            ["--reduction", "0"],
+            "argument --reduction: expected a finite number > 0, got '0'",
+        ),
+        (
+            ["--reduction", "four"],
+            "argument --reduction: expected a number > 0, got 'four'",
+        ),
+        (["--epochs", "0"], "argument --epochs: expected an integer >= 1, got '0'"),
+        (["--seed", "-2"], "argument --seed: expected an integer >= 0"),
+        (["--squeeze", "median"], "argument --squeeze: invalid choice"),
+        (["--gate", "step"], "argument --gate: invalid choice"),
+        (["--integration", "after"], "argument --integration: invalid choice"),
+        (["--batch-size", "1"], "batch_size must be at least 2"),
+        (["--train-subset", "99999"], "train_subset must be between 2 and 60000"),
+        (["--recipe", "long"], "argument --recipe: invalid choice: 'long'"),
+        (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+        (
+            ["--rd-divisor", "0"],
+            "argument --rd-divisor: expected an integer >= 1, got '0'",
+        ),
+        (["--out", "model.pth"], "argument --out: the checkpoint file must end in .pt"),
+        (
+            ["--out", "no/such/folder/x.pt"],
+            "argument --out: folder 'no/such/folder' does not exist",
+        ),
+        (
+            ["--manifest", "elsewhere/manifest.json"],
+            "argument --manifest: the manifest must be in the same folder",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_work(
+    argv, message, capsys, monkeypatch, tmp_path
+):
     def no_work(*args, **kwargs):
         raise AssertionError("training started despite a bad argument")
 
@@ -172,23 +260,55 @@ def test_bad_arguments_exit_2_before_any_work(argv, message, capsys, monkeypatch
 def test_missing_out_is_an_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--attention", "se"])
-    assert exit_info.value.code == 2 and "the following arguments are required: --out" in capsys.readouterr().err
+    assert (
+        exit_info.value.code == 2
+        and "the following arguments are required: --out" in capsys.readouterr().err
+    )
 
 
-def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(tmp_path, monkeypatch, capsys):
+def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "first").mkdir()
-    argv = ["--reduction", "2", "--widths", "4", "8", "--epochs", "1", "--batch-size", "50", "--train-subset", "500",
-            "--seed", "3", "--out", "first/tiny.pt", "--no-progress"]
+    argv = [
+        "--reduction",
+        "2",
+        "--widths",
+        "4",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "50",
+        "--train-subset",
+        "500",
+        "--seed",
+        "3",
+        "--out",
+        "first/tiny.pt",
+        "--no-progress",
+    ]
     assert main(argv) == 0
-    assert "se_r2_avg_sigmoid_standard_w4-8 (seed 3, fashion-mnist, short): test accuracy" in capsys.readouterr().out
+    assert (
+        "se_r2_avg_sigmoid_standard_w4-8 (seed 3, fashion-mnist, short): test accuracy"
+        in capsys.readouterr().out
+    )
     entry = verify_manifest("first/manifest.json")["tiny.pt"]
-    assert entry["command"] == ("python -m sebook.train --attention se --reduction 2 --rd-divisor 1 --squeeze avg "
-                                "--gate sigmoid --integration standard --widths 4 8 --dataset fashion-mnist "
-                                "--recipe short --seed 3 --epochs 1 --batch-size 50 --train-subset 500 "
-                                "--out first/tiny.pt")
-    assert entry["config"] == FashionNetConfig(reduction=2, widths=(4, 8)).to_dict() and entry["seed"] == 3
-    assert entry["dataset"] == "fashion-mnist" and Recipe.from_dict(entry["recipe"]) == TINY_RECIPE
+    assert entry["command"] == (
+        "python -m sebook.train --attention se --reduction 2 --rd-divisor 1 --squeeze avg "
+        "--gate sigmoid --integration standard --widths 4 8 --dataset fashion-mnist "
+        "--recipe short --seed 3 --epochs 1 --batch-size 50 --train-subset 500 "
+        "--out first/tiny.pt"
+    )
+    assert (
+        entry["config"] == FashionNetConfig(reduction=2, widths=(4, 8)).to_dict()
+        and entry["seed"] == 3
+    )
+    assert (
+        entry["dataset"] == "fashion-mnist"
+        and Recipe.from_dict(entry["recipe"]) == TINY_RECIPE
+    )
     assert entry["data_sha256"] == FASHION_MNIST_SHA256
     model, meta = load_checkpoint("first/tiny.pt")
     assert meta["metrics"]["test_accuracy"] == entry["metrics"]["test_accuracy"]
@@ -203,24 +323,40 @@ def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(tmp_pa
 
 
 def test_command_line_is_canonical():
-    args = train_module.build_parser().parse_args(["--attention", "none", "--out", "c/none_s0.pt"])
-    assert command_line(args) == ("python -m sebook.train --attention none --reduction 16 --rd-divisor 1 --squeeze "
-                                  "avg --gate sigmoid --integration standard --widths 16 32 64 --dataset "
-                                  "fashion-mnist --recipe short --seed 0 --out c/none_s0.pt")
+    args = train_module.build_parser().parse_args(
+        ["--attention", "none", "--out", "c/none_s0.pt"]
+    )
+    assert command_line(args) == (
+        "python -m sebook.train --attention none --reduction 16 --rd-divisor 1 --squeeze "
+        "avg --gate sigmoid --integration standard --widths 16 32 64 --dataset "
+        "fashion-mnist --recipe short --seed 0 --out c/none_s0.pt"
+    )
 
 
 # --- reproducing the committed checkpoints from their manifest entries -----------------------------------------------
 
+
 def reproduce(name, tmp_path):
     entry = read_manifest(MANIFEST)["checkpoints"][name]
-    if entry["cpu_capability"] != torch.backends.cpu.get_cpu_capability() or entry["torch"] != str(torch.__version__):
-        pytest.skip(f"{name} was trained with torch {entry['torch']} on a {entry['cpu_capability']} CPU; this is "
-                    f"torch {torch.__version__} on {torch.backends.cpu.get_cpu_capability()}: the last bits may differ")
+    if entry["cpu_capability"] != torch.backends.cpu.get_cpu_capability() or entry[
+        "torch"
+    ] != str(torch.__version__):
+        pytest.skip(
+            f"{name} was trained with torch {entry['torch']} on a {entry['cpu_capability']} CPU; this is "
+            f"torch {torch.__version__} on {torch.backends.cpu.get_cpu_capability()}: the last bits may differ"
+        )
     config = FashionNetConfig.from_dict(entry["config"])
-    rebuilt, metrics = train(config, entry["seed"], Recipe.from_dict(entry["recipe"]), entry["dataset"],
-                             progress=False)
+    rebuilt, metrics = train(
+        config,
+        entry["seed"],
+        Recipe.from_dict(entry["recipe"]),
+        entry["dataset"],
+        progress=False,
+    )
     committed, _ = load_checkpoint(MANIFEST.parent / name)
-    assert states_equal(committed.state_dict(), rebuilt.state_dict())  # the same weights, bit for bit
+    assert states_equal(
+        committed.state_dict(), rebuilt.state_dict()
+    )  # the same weights, bit for bit
     assert metrics["test_accuracy"] == entry["metrics"]["test_accuracy"]
 
 
@@ -228,6 +364,9 @@ def test_tiny_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
     reproduce("tiny_se_r4_w4-8-8_s0.pt", tmp_path)
 
 
-@pytest.mark.skipif(not os.environ.get("SEBOOK_SLOW_TESTS"), reason="about 1-2 minutes; set SEBOOK_SLOW_TESTS=1")
+@pytest.mark.skipif(
+    not os.environ.get("SEBOOK_SLOW_TESTS"),
+    reason="about 1-2 minutes; set SEBOOK_SLOW_TESTS=1",
+)
 def test_full_size_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
     reproduce("fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt", tmp_path)

@@ -12,6 +12,7 @@ which overflow the page's column too: print narrower tables there and re-execute
 Left alone: the install cell (tag ``install-if-missing``, written by ``tools/notebooks.py``) and cells with
 IPython magics or shell escapes (``%``, ``!``), which black cannot parse; their lines are still checked.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,9 @@ class Report:
 
     path: Path
     reformatted: list[int] = field(default_factory=list)
-    long_lines: list[tuple[int, int, str]] = field(default_factory=list)  # (cell, line, text)
+    long_lines: list[tuple[int, int, str]] = field(
+        default_factory=list
+    )  # (cell, line, text)
     long_outputs: list[tuple[int, str]] = field(default_factory=list)  # (cell, text)
 
 
@@ -53,7 +56,11 @@ def lift_long_comments(source: str, line_length: int = LINE_LENGTH) -> str:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             row, col = token.start
             line = lines[row - 1] if row - 1 < len(lines) else ""
-            if token.type == tokenize.COMMENT and line[:col].strip() and len(line) > line_length:
+            if (
+                token.type == tokenize.COMMENT
+                and line[:col].strip()
+                and len(line) > line_length
+            ):
                 moves[row - 1] = col
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return source
@@ -64,12 +71,21 @@ def lift_long_comments(source: str, line_length: int = LINE_LENGTH) -> str:
     wrapped: list[str] = []
     for line in lines:
         stripped = line.lstrip()
-        if len(line) > line_length and stripped.startswith("#") and not stripped.startswith("#!"):
+        if (
+            len(line) > line_length
+            and stripped.startswith("#")
+            and not stripped.startswith("#!")
+        ):
             indent = line[: len(line) - len(stripped)]
             text = stripped.lstrip("#").strip()
-            wrapped += textwrap.wrap(text, width=line_length, initial_indent=indent + "# ",
-                                     subsequent_indent=indent + "# ", break_long_words=False,
-                                     break_on_hyphens=False)
+            wrapped += textwrap.wrap(
+                text,
+                width=line_length,
+                initial_indent=indent + "# ",
+                subsequent_indent=indent + "# ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
         else:
             wrapped.append(line)
     return "\n".join(wrapped)
@@ -79,8 +95,12 @@ def format_source(source: str, line_length: int = LINE_LENGTH) -> str:
     """One cell's code formatted by black (no trailing newline, as notebooks store it)."""
     if not source.strip() or has_magics(source):
         return source
-    mode = black.Mode(line_length=line_length, enabled_features={black.Preview.string_processing})
-    return black.format_str(lift_long_comments(source, line_length), mode=mode).rstrip("\n")
+    mode = black.Mode(
+        line_length=line_length, enabled_features={black.Preview.string_processing}
+    )
+    return black.format_str(lift_long_comments(source, line_length), mode=mode).rstrip(
+        "\n"
+    )
 
 
 def output_lines(cell: nbformat.NotebookNode) -> list[str]:
@@ -110,7 +130,9 @@ def format_notebook(
         try:
             formatted = format_source(cell.source, line_length)
         except black.parsing.InvalidInput as error:
-            raise SystemExit(f"{path}: cell {index} is not valid Python: {error}") from None
+            raise SystemExit(
+                f"{path}: cell {index} is not valid Python: {error}"
+            ) from None
         if formatted != cell.source:
             report.reformatted.append(index)
             cell.source = formatted
@@ -133,33 +155,51 @@ def find_notebooks(paths: list[str]) -> list[Path]:
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
-            raise SystemExit(f"error: {p} is neither a notebook (.ipynb) nor a folder of notebooks")
+            raise SystemExit(
+                f"error: {p} is neither a notebook (.ipynb) nor a folder of notebooks"
+            )
     return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", help="notebooks or folders (default: chapters/)")
-    parser.add_argument("--check", action="store_true", help="write nothing; fail if anything would change")
-    parser.add_argument("--outputs", action="store_true", help="also list text outputs over the limit")
+    parser.add_argument(
+        "notebooks", nargs="*", help="notebooks or folders (default: chapters/)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail if anything would change",
+    )
+    parser.add_argument(
+        "--outputs", action="store_true", help="also list text outputs over the limit"
+    )
     parser.add_argument("--line-length", type=int, default=LINE_LENGTH)
     args = parser.parse_args(argv)
     failed = False
     for path in find_notebooks(args.notebooks):
-        report = format_notebook(path, write=not args.check, line_length=args.line_length)
+        report = format_notebook(
+            path, write=not args.check, line_length=args.line_length
+        )
         if report.reformatted:
             verb = "would reformat" if args.check else "reformatted"
             print(f"{path}: {verb} cells {', '.join(map(str, report.reformatted))}")
             failed |= args.check
         for cell, number, line in report.long_lines:
-            print(f"{path}: cell {cell}, line {number}: {len(line)} > {args.line_length} characters: "
-                  f"{line.strip()[:60]}...")
+            print(
+                f"{path}: cell {cell}, line {number}: {len(line)} > {args.line_length} characters: "
+                f"{line.strip()[:60]}..."
+            )
             failed = True
         if args.outputs:
             for cell, line in report.long_outputs:
-                print(f"{path}: cell {cell} output: {len(line)} characters: {line.strip()[:60]}...")
+                print(
+                    f"{path}: cell {cell} output: {len(line)} characters: {line.strip()[:60]}..."
+                )
     if failed:
-        print("Run `python tools/format_notebooks.py` to reformat; shorten long strings and comments by hand.")
+        print(
+            "Run `python tools/format_notebooks.py` to reformat; shorten long strings and comments by hand."
+        )
     return 1 if failed else 0
 
 

@@ -5,6 +5,7 @@ building the site). It works offline: the built pages are served from this machi
 Playwright) prints each one after MathJax has typeset its equations and the widget manager has drawn its widgets,
 which print as their first frame. pypdf joins the parts, numbers the pages and adds bookmarks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def book_pages(root: Path = ROOT) -> list[str]:
     def walk(entries: list[dict]) -> None:
         for entry in entries:
             if "file" in entry:
-                pages.append(str(entry["file"]).removesuffix(".md").removesuffix(".ipynb"))
+                pages.append(
+                    str(entry["file"]).removesuffix(".md").removesuffix(".ipynb")
+                )
             walk(entry.get("chapters", []) + entry.get("sections", []))
 
     for part in toc.get("parts", []):
@@ -85,23 +88,42 @@ def book_pages(root: Path = ROOT) -> list[str]:
 
 def ready_for_print(page) -> str:
     """Wait for images, MathJax and widgets; open folded solutions; return the page's title."""
-    page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
-    page.wait_for_function("() => Array.from(document.images).every(img => img.complete)", timeout=30000)
-    page.evaluate("() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null")
+    page.evaluate(
+        "() => document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })"
+    )
+    page.wait_for_function(
+        "() => Array.from(document.images).every(img => img.complete)", timeout=30000
+    )
+    page.evaluate(
+        "() => window.MathJax && window.MathJax.startup ? window.MathJax.startup.promise : null"
+    )
     if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
-        page.wait_for_function("""() => document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')
-            .length <= document.querySelectorAll('.jupyter-widgets, .widget-output').length""", timeout=30000)
+        page.wait_for_function(
+            """() => document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')
+            .length <= document.querySelectorAll('.jupyter-widgets, .widget-output').length""",
+            timeout=30000,
+        )
         page.wait_for_timeout(500)
-        page.evaluate("() => window.MathJax && window.MathJax.typesetPromise ? MathJax.typesetPromise() : null")
-    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        page.evaluate(
+            "() => window.MathJax && window.MathJax.typesetPromise ? MathJax.typesetPromise() : null"
+        )
+    page.evaluate(
+        "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
+    )
     page.add_style_tag(content=PRINT_CSS)
-    return page.evaluate("() => (document.querySelector('.bd-article h1') || document.querySelector('h1'))"
-                         ".textContent.replace('#', '').trim()")
+    return page.evaluate(
+        "() => (document.querySelector('.bd-article h1') || document.querySelector('h1'))"
+        ".textContent.replace('#', '').trim()"
+    )
 
 
-def cover_html(title: str, author: str, entries: list[tuple[str, int]], site_url: str) -> str:
-    rows = "\n".join(f'<li><span class="t">{html.escape(t)}</span><span class="n">{n}</span></li>'
-                     for t, n in entries)
+def cover_html(
+    title: str, author: str, entries: list[tuple[str, int]], site_url: str
+) -> str:
+    rows = "\n".join(
+        f'<li><span class="t">{html.escape(t)}</span><span class="n">{n}</span></li>'
+        for t, n in entries
+    )
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>
       body {{ font-family: "DejaVu Sans", sans-serif; margin: 0; color: #222; }}
       .cover {{ height: 250mm; display: flex; flex-direction: column; justify-content: center; break-after: page; }}
@@ -118,7 +140,10 @@ def cover_html(title: str, author: str, entries: list[tuple[str, int]], site_url
 
 def numbers_html(total: int, first: int) -> str:
     """A document of ``total`` empty pages, each with its page number at the foot (from page ``first`` on)."""
-    pages = "".join(f'<div class="p"><span>{i + 1 if i + 1 >= first else ""}</span></div>' for i in range(total))
+    pages = "".join(
+        f'<div class="p"><span>{i + 1 if i + 1 >= first else ""}</span></div>'
+        for i in range(total)
+    )
     return f"""<!doctype html><html><head><style>@page {{ size: A4; margin: 0; }} body {{ margin: 0; }}
       .p {{ height: 297mm; position: relative; break-after: page; }}
       .p span {{ position: absolute; bottom: 8mm; width: 100%; text-align: center;
@@ -134,27 +159,42 @@ def build_pdf(site: Path, out: Path, root: Path = ROOT) -> dict:
     docs = book_pages(root)
     parts: list[tuple[str, bytes]] = []
     with serve(site) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
         context = browser.new_context(viewport={"width": 1000, "height": 1400})
         for doc in docs:
             page = context.new_page()
             page.goto(f"{url}/{doc}.html", wait_until="load")
             page.wait_for_load_state("networkidle")
             title = ready_for_print(page)
-            parts.append((title, page.pdf(format="A4", margin=MARGINS, print_background=True)))
+            parts.append(
+                (title, page.pdf(format="A4", margin=MARGINS, print_background=True))
+            )
             page.close()
         counts = [len(PdfReader(io.BytesIO(pdf)).pages) for _, pdf in parts]
         cover = context.new_page()
-        cover.set_content(cover_html(config["title"], config.get("author", ""), [(t, 0) for t, _ in parts],
-                                     config.get("repository", {}).get("url", "")))
+        cover.set_content(
+            cover_html(
+                config["title"],
+                config.get("author", ""),
+                [(t, 0) for t, _ in parts],
+                config.get("repository", {}).get("url", ""),
+            )
+        )
         front = len(PdfReader(io.BytesIO(cover.pdf(format="A4", margin=MARGINS))).pages)
         firsts, page_no = [], front + 1
         for count in counts:
             firsts.append(page_no)
             page_no += count
-        cover.set_content(cover_html(config["title"], config.get("author", ""),
-                                     [(t, n) for (t, _), n in zip(parts, firsts)],
-                                     config.get("repository", {}).get("url", "")))
+        cover.set_content(
+            cover_html(
+                config["title"],
+                config.get("author", ""),
+                [(t, n) for (t, _), n in zip(parts, firsts)],
+                config.get("repository", {}).get("url", ""),
+            )
+        )
         front_pdf = cover.pdf(format="A4", margin=MARGINS)
         total = front + sum(counts)
         cover.set_content(numbers_html(total, front + 1))
@@ -169,27 +209,41 @@ def build_pdf(site: Path, out: Path, root: Path = ROOT) -> dict:
     for index, page in enumerate(writer.pages):
         if index >= front:
             page.merge_page(numbers.pages[index])
-    writer.add_metadata({"/Title": config["title"], "/Author": config.get("author", "")})
+    writer.add_metadata(
+        {"/Title": config["title"], "/Author": config.get("author", "")}
+    )
     writer.compress_identical_objects()
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as f:
         writer.write(f)
-    return {"pages": total, "chapters": [(t, n) for (t, _), n in zip(parts, firsts)],
-            "seconds": time.monotonic() - start, "bytes": out.stat().st_size}
+    return {
+        "pages": total,
+        "chapters": [(t, n) for (t, _), n in zip(parts, firsts)],
+        "seconds": time.monotonic() - start,
+        "bytes": out.stat().st_size,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html", help="the built website")
-    parser.add_argument("--out", type=Path, default=None, help=f"the PDF (default: SITE/{PDF_NAME})")
+    parser.add_argument(
+        "--site", type=Path, default=ROOT / "_build" / "html", help="the built website"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"the PDF (default: SITE/{PDF_NAME})"
+    )
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         raise SystemExit(f"no built site in {args.site}: run `make book` first")
     if not Path(CHROMIUM).is_file():
-        raise SystemExit(f"Chromium not found at {CHROMIUM}: install Debian's `chromium` or set SEBOOK_CHROMIUM")
+        raise SystemExit(
+            f"Chromium not found at {CHROMIUM}: install Debian's `chromium` or set SEBOOK_CHROMIUM"
+        )
     out = args.out or args.site / PDF_NAME
     summary = build_pdf(args.site, out)
-    print(f"{out}: {summary['pages']} pages, {summary['bytes'] / 1e6:.1f} MB, {summary['seconds']:.0f} s")
+    print(
+        f"{out}: {summary['pages']} pages, {summary['bytes'] / 1e6:.1f} MB, {summary['seconds']:.0f} s"
+    )
     for title, first in summary["chapters"]:
         print(f"  p. {first:4d}  {title}")
     return 0

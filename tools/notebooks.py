@@ -6,6 +6,7 @@ model ids, kernel metadata, and stream outputs split at random flush points. It 
 status page reads. ``--check`` re-executes without writing and fails if any text output would change, judged as
 nbval judges it: cells marked ``# NBVAL_IGNORE_OUTPUT`` are skipped and the patterns of ``.nbval-sanitize.cfg`` apply.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def repository() -> tuple[str, str]:
     """The book's repository address and branch, from ``_config.yml`` (the one place that names them)."""
     import yaml
 
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))[
+        "repository"
+    ]
     return config["url"], config.get("branch", "main")
 
 
@@ -45,7 +48,9 @@ def library_dependencies() -> list[str]:
     """The library's requirements from ``pyproject.toml`` (``torch>=2.1``, ``numpy``, ...)."""
     import tomllib
 
-    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"
+    ]["dependencies"]
 
 
 REPOSITORY, BRANCH = repository()
@@ -70,7 +75,16 @@ if importlib.util.find_spec("sebook") is None:
 if os.path.isdir("se-book/chapters"):
     os.environ["SEBOOK_CHECKPOINTS"] = os.path.abspath("se-book/checkpoints")  # the book's trained nets
     os.chdir("se-book/chapters")"""
-PACKAGES = ("torch", "numpy", "matplotlib", "ipywidgets", "jupyter-book", "myst-nb", "nbval", "sebook")
+PACKAGES = (
+    "torch",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "jupyter-book",
+    "myst-nb",
+    "nbval",
+    "sebook",
+)
 
 
 def find_notebooks(paths: list[str] | None = None) -> list[Path]:
@@ -82,7 +96,9 @@ def find_notebooks(paths: list[str] | None = None) -> list[Path]:
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
-            raise SystemExit(f"error: {p} is neither a notebook (.ipynb) nor a folder of notebooks")
+            raise SystemExit(
+                f"error: {p} is neither a notebook (.ipynb) nor a folder of notebooks"
+            )
     return found
 
 
@@ -99,10 +115,22 @@ def versions() -> dict[str, str]:
 
 def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 900) -> float:
     """Run ``nb`` in place in a fresh kernel started in ``workdir``; return the wall time in seconds."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
-           "TQDM_DISABLE": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, store_widget_state=True,
-                            record_timing=False, resources={"metadata": {"path": str(workdir)}})
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+        "TQDM_DISABLE": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=KERNEL,
+        store_widget_state=True,
+        record_timing=False,
+        resources={"metadata": {"path": str(workdir)}},
+    )
     start = time.perf_counter()
     client.execute(env=env)
     return time.perf_counter() - start
@@ -122,8 +150,12 @@ def coalesce_streams(outputs: list) -> list:
     """Merge consecutive stream outputs of the same stream (where a kernel splits them depends on timing)."""
     merged: list = []
     for out in outputs:
-        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
-                and merged[-1].get("name") == out.get("name")):
+        if (
+            out.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1].get("name") == out.get("name")
+        ):
             merged[-1]["text"] += out["text"]
         else:
             merged.append(out)
@@ -137,15 +169,25 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs = coalesce_streams(cell.outputs)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": KERNEL,
+    }
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    state = (
+        nb.metadata.get("widgets", {})
+        .get("application/vnd.jupyter.widget-state+json", {})
+        .get("state", {})
+    )
     if not state:
         nb.metadata.pop("widgets", None)
         return nb
     text = json.dumps(nb)
     for i, model_id in enumerate(list(state)):
-        text = text.replace(model_id, hashlib.sha256(f"{stem}:{i}".encode()).hexdigest()[:32])
+        text = text.replace(
+            model_id, hashlib.sha256(f"{stem}:{i}".encode()).hexdigest()[:32]
+        )
     return nbformat.from_dict(json.loads(text))
 
 
@@ -155,11 +197,15 @@ def sanitize_patterns(path: Path = SANITIZE_FILE) -> list[tuple[re.Pattern[str],
         return []
     parser = configparser.ConfigParser()
     parser.read(path)
-    return [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+    return [
+        (re.compile(parser[s]["regex"]), parser[s]["replace"])
+        for s in parser.sections()
+    ]
 
 
-def text_outputs(nb: nbformat.NotebookNode,
-                 patterns: list[tuple[re.Pattern[str], str]] | None = None) -> list[list[str]]:
+def text_outputs(
+    nb: nbformat.NotebookNode, patterns: list[tuple[re.Pattern[str], str]] | None = None
+) -> list[list[str]]:
     """The text nbval compares, cell by cell: streams (merged), errors and text mime types, sanitized; cells that
     nbval skips (tag ``nbval-ignore-output`` or ``nbval-skip``, or the comment ``# NBVAL_IGNORE_OUTPUT``) give an
     empty list."""
@@ -170,7 +216,10 @@ def text_outputs(nb: nbformat.NotebookNode,
         texts: list[str] = []
         result.append(texts)
         tags = set(cell.get("metadata", {}).get("tags", []))
-        if cell.source.lstrip().startswith(IGNORE_MARKER) or tags & {"nbval-ignore-output", "nbval-skip"}:
+        if cell.source.lstrip().startswith(IGNORE_MARKER) or tags & {
+            "nbval-ignore-output",
+            "nbval-skip",
+        }:
             continue
         for out in coalesce_streams([dict(o) for o in cell.get("outputs", [])]):
             if out["output_type"] == "stream":
@@ -178,7 +227,11 @@ def text_outputs(nb: nbformat.NotebookNode,
             elif out["output_type"] == "error":
                 texts.append(f"error: {out['ename']}: {out['evalue']}")
             else:
-                texts += [f"{m}: {out['data'][m]}" for m in TEXT_MIMES if m in out.get("data", {})]
+                texts += [
+                    f"{m}: {out['data'][m]}"
+                    for m in TEXT_MIMES
+                    if m in out.get("data", {})
+                ]
         for pattern, replacement in patterns or []:
             texts[:] = [pattern.sub(replacement, t) for t in texts]
     return result
@@ -209,27 +262,52 @@ def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, lis
     nb = normalise(nb, path.stem)
     patterns = sanitize_patterns()
     old, new = text_outputs(original, patterns), text_outputs(nb, patterns)
-    diffs = [f"{path}: code cell {i}: text output changed" for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    diffs = [
+        f"{path}: code cell {i}: text output changed"
+        for i, (a, b) in enumerate(zip(old, new))
+        if a != b
+    ]
     if len(old) != len(new):
         diffs.append(f"{path}: number of code cells changed")
     if not check:
-        nb.metadata["sebook"] = {"execution_seconds": round(seconds, 1), "versions": versions()}
+        nb.metadata["sebook"] = {
+            "execution_seconds": round(seconds, 1),
+            "versions": versions(),
+        }
         write_atomic(nb, path)
     return seconds, diffs
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python tools/notebooks.py", description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", help="notebooks or folders (default: every notebook in chapters/)")
-    parser.add_argument("--check", action="store_true", help="re-execute without writing; fail if text output changes")
-    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    parser = argparse.ArgumentParser(
+        prog="python tools/notebooks.py", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        help="notebooks or folders (default: every notebook in chapters/)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="re-execute without writing; fail if text output changes",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=900,
+        help="seconds allowed per cell (default 900)",
+    )
     args = parser.parse_args(argv)
     if args.timeout < 1:
         parser.error(f"--timeout must be >= 1, got {args.timeout}")
     failures: list[str] = []
     for path in find_notebooks(args.notebooks):
         seconds, diffs = run(path, check=args.check, timeout=args.timeout)
-        print(f"{path}: executed in {seconds:.1f} s" + (f", {len(diffs)} text output(s) differ" if diffs else ""))
+        print(
+            f"{path}: executed in {seconds:.1f} s"
+            + (f", {len(diffs)} text output(s) differ" if diffs else "")
+        )
         failures += diffs if args.check else []
     for line in failures:
         print(line, file=sys.stderr)

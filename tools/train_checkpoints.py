@@ -8,6 +8,7 @@ Each job is one ``python -m sebook.train`` command (one thread, deterministic), 
 atomically and adds its entry to ``checkpoints/manifest.json`` under a lock, so a stopped run loses at most the nets
 in flight; run the script again to finish. The job list below is the single source of what the book trains.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,35 @@ def jobs() -> list[tuple[str, list[str]]]:
         from sebook.fashion_models import FashionNetConfig
 
         options = dict(zip(extra[::2], extra[1::2]))
-        config = FashionNetConfig(attention=attention, rd_divisor=4, in_channels=3 if dataset.startswith("cast") else 1,
-                                  reduction=float(options.get("--reduction", 16)))
-        name = checkpoint_path(config, seed, FOLDER, recipe=recipe, dataset=dataset).name
-        out.append((name, ["--dataset", dataset, "--recipe", recipe, "--attention", attention, "--rd-divisor", "4",
-                           *extra, "--seed", str(seed), "--out", f"checkpoints/{name}"]))
+        config = FashionNetConfig(
+            attention=attention,
+            rd_divisor=4,
+            in_channels=3 if dataset.startswith("cast") else 1,
+            reduction=float(options.get("--reduction", 16)),
+        )
+        name = checkpoint_path(
+            config, seed, FOLDER, recipe=recipe, dataset=dataset
+        ).name
+        out.append(
+            (
+                name,
+                [
+                    "--dataset",
+                    dataset,
+                    "--recipe",
+                    recipe,
+                    "--attention",
+                    attention,
+                    "--rd-divisor",
+                    "4",
+                    *extra,
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    f"checkpoints/{name}",
+                ],
+            )
+        )
 
     for seed in HEADLINE_SEEDS:
         for dataset in ("cast-fashion-mnist", "fashion-mnist"):
@@ -54,12 +79,22 @@ def jobs() -> list[tuple[str, list[str]]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python tools/train_checkpoints.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=2, help="trainings side by side (default: 2)")
-    parser.add_argument("--list", action="store_true", help="print the commands and exit")
+    parser = argparse.ArgumentParser(
+        prog="python tools/train_checkpoints.py", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="trainings side by side (default: 2)"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="print the commands and exit"
+    )
     args = parser.parse_args(argv)
-    todo = [(name, cmd) for name, cmd in jobs() if args.list or not (FOLDER / name).exists()]
-    commands = [[sys.executable, "-m", "sebook.train", *cmd, "--no-progress"] for _, cmd in todo]
+    todo = [
+        (name, cmd) for name, cmd in jobs() if args.list or not (FOLDER / name).exists()
+    ]
+    commands = [
+        [sys.executable, "-m", "sebook.train", *cmd, "--no-progress"] for _, cmd in todo
+    ]
     if args.list:
         for command in commands:
             print(shlex.join(["python", *command[1:-1]]))

@@ -14,6 +14,7 @@ Every block takes ``channels`` first and has ``forward(x, residual=None)``, so e
 :func:`make_attention` builds one by name from :data:`ATTENTION`. Explained in the chapters "Successors"
 (ECA, CBAM) and "Ablations" (NoSqueeze).
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,12 @@ class ChannelConv(nn.Module):
     def __init__(self, channels: int, kernel_size: int) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        self.kernel_size = _odd_kernel("kernel_size", kernel_size, "so the output keeps C channels")
-        self.conv = nn.Conv1d(1, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False)
+        self.kernel_size = _odd_kernel(
+            "kernel_size", kernel_size, "so the output keeps C channels"
+        )
+        self.conv = nn.Conv1d(
+            1, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False
+        )
         self.gate = nn.Sigmoid()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -86,12 +91,26 @@ class ECABlock(ChannelAttention):
         kernel_size: give the 1-D kernel size directly (odd) instead of the adaptive rule.
     """
 
-    def __init__(self, channels: int, gamma: float = 2, b: float = 1, *, kernel_size: int | None = None) -> None:
+    def __init__(
+        self,
+        channels: int,
+        gamma: float = 2,
+        b: float = 1,
+        *,
+        kernel_size: int | None = None,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        adaptive = eca_kernel_size(channels, gamma, b)  # validates gamma and b in every case
-        self.kernel_size = adaptive if kernel_size is None else _odd_kernel(
-            "kernel_size", kernel_size, "so the output keeps C channels")
+        adaptive = eca_kernel_size(
+            channels, gamma, b
+        )  # validates gamma and b in every case
+        self.kernel_size = (
+            adaptive
+            if kernel_size is None
+            else _odd_kernel(
+                "kernel_size", kernel_size, "so the output keeps C channels"
+            )
+        )
         self.squeeze = Squeeze("avg")
         self.excitation = ChannelConv(channels, self.kernel_size)
 
@@ -109,12 +128,25 @@ class SharedMLPGate(nn.Module):
     ``sigmoid(MLP(z_avg) + MLP(z_max))`` with ``MLP = fc2(relu(fc1(.)))`` (Woo et al., Eq. 2): (B, 2, C) -> (B, C).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
-                 act_layer: LayerSpec = "relu") -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        act_layer: LayerSpec = "relu",
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
-                              act_layer=act_layer, gate_layer="identity")
+        self.mlp = Excitation(
+            channels,
+            reduction,
+            rd_channels=rd_channels,
+            rd_divisor=rd_divisor,
+            act_layer=act_layer,
+            gate_layer="identity",
+        )
         self.gate = nn.Sigmoid()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -131,13 +163,19 @@ class SpatialGate(nn.Module):
 
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
-        self.kernel_size = _odd_kernel("kernel_size", kernel_size, "so the map keeps its size")
-        self.conv = nn.Conv2d(2, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False)
+        self.kernel_size = _odd_kernel(
+            "kernel_size", kernel_size, "so the map keeps its size"
+        )
+        self.conv = nn.Conv2d(
+            2, 1, self.kernel_size, padding=self.kernel_size // 2, bias=False
+        )
         self.bn = nn.BatchNorm2d(1, momentum=0.01)
         nn.init.zeros_(self.bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        maps = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        maps = torch.cat(
+            [x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1
+        )
         return torch.sigmoid(self.bn(self.conv(maps)))
 
 
@@ -153,16 +191,33 @@ class CBAMBlock(ChannelAttention):
         spatial_kernel: kernel size of the spatial attention's convolution (7 in the paper).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
-                 act_layer: LayerSpec = "relu", spatial_kernel: int = 7) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        act_layer: LayerSpec = "relu",
+        spatial_kernel: int = 7,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.squeeze = AvgMaxDescriptors()
-        self.excitation = SharedMLPGate(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
-                                        act_layer=act_layer)
-        self.spatial = SpatialGate(_odd_kernel("spatial_kernel", spatial_kernel, "so the map keeps its size"))
+        self.excitation = SharedMLPGate(
+            channels,
+            reduction,
+            rd_channels=rd_channels,
+            rd_divisor=rd_divisor,
+            act_layer=act_layer,
+        )
+        self.spatial = SpatialGate(
+            _odd_kernel("spatial_kernel", spatial_kernel, "so the map keeps its size")
+        )
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         y = recalibrate(x, self.gates(x))
         y = y * self.spatial(y)
         return y if residual is None else y + checks.same_shape(residual, x)
@@ -175,17 +230,35 @@ class PositionwiseExcitation(nn.Module):
     excitation of the SENet paper's NoSqueeze variant.
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
-                 act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        act_layer: LayerSpec = "relu",
+        gate_layer: LayerSpec = "sigmoid",
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
-        self.mlp = Excitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
-                              act_layer=act_layer, gate_layer=gate_layer, bias=bias)
+        self.mlp = Excitation(
+            channels,
+            reduction,
+            rd_channels=rd_channels,
+            rd_divisor=rd_divisor,
+            act_layer=act_layer,
+            gate_layer=gate_layer,
+            bias=bias,
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         per_position = z.permute(0, 2, 3, 1).reshape(-1, self.channels)  # (B*H*W, C)
         gates = self.mlp(per_position)
-        return gates.reshape(z.shape[0], z.shape[2], z.shape[3], self.channels).permute(0, 3, 1, 2)
+        return gates.reshape(z.shape[0], z.shape[2], z.shape[3], self.channels).permute(
+            0, 3, 1, 2
+        )
 
 
 class KeepSpatial(nn.Module):
@@ -206,15 +279,33 @@ class NoSqueezeBlock(ChannelAttention):
     Args: as for :class:`~sebook.se.SEBlock`, without ``squeeze``.
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
-                 act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        act_layer: LayerSpec = "relu",
+        gate_layer: LayerSpec = "sigmoid",
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.squeeze = KeepSpatial()
-        self.excitation = PositionwiseExcitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
-                                                 act_layer=act_layer, gate_layer=gate_layer, bias=bias)
+        self.excitation = PositionwiseExcitation(
+            channels,
+            reduction,
+            rd_channels=rd_channels,
+            rd_divisor=rd_divisor,
+            act_layer=act_layer,
+            gate_layer=gate_layer,
+            bias=bias,
+        )
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         gates = self.gates(x)
         if residual is None:
             return x * gates
@@ -228,13 +319,22 @@ class NoAttention(nn.Module):
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return x if residual is None else residual + x
 
 
 ATTENTION: dict[str, type[nn.Module]] = {
-    "none": NoAttention, "se": SEBlock, "eca": ECABlock, "cbam": CBAMBlock, "nosqueeze": NoSqueezeBlock,
-    "ge": GatherExciteBlock, "ge_theta": GatherExciteTheta, "gc": GlobalContextBlock, "grn": GRN,
+    "none": NoAttention,
+    "se": SEBlock,
+    "eca": ECABlock,
+    "cbam": CBAMBlock,
+    "nosqueeze": NoSqueezeBlock,
+    "ge": GatherExciteBlock,
+    "ge_theta": GatherExciteTheta,
+    "gc": GlobalContextBlock,
+    "grn": GRN,
 }
 """The attention blocks by name, as accepted by :func:`make_attention` (and ``attention=`` of the models)."""
 

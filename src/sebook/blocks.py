@@ -16,6 +16,7 @@ variants of the SENet paper (Hu et al., TPAMI version, Fig. 5, Table 14):
 Explained in the chapters "SE-ResNet" (residual units, bottleneck), "MBConv" and "Costs" (the fused addition);
 the small Fashion-MNIST nets and the ResNets both build on :class:`ResidualUnit`.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -48,8 +49,16 @@ class ResidualUnit(nn.Module):
             in two passes, the naive form measured in "Costs". Same parameters, same result up to rounding.
     """
 
-    def __init__(self, branch: nn.Module, shortcut: nn.Module, attention: nn.Module,
-                 integration: str = "standard", act: nn.Module | None = None, *, fused: bool = True) -> None:
+    def __init__(
+        self,
+        branch: nn.Module,
+        shortcut: nn.Module,
+        attention: nn.Module,
+        integration: str = "standard",
+        act: nn.Module | None = None,
+        *,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
         self.integration = checks.one_of("integration", integration, INTEGRATIONS)
         if not isinstance(fused, bool):
@@ -70,23 +79,49 @@ class ResidualUnit(nn.Module):
         return self.act(self.attention(self.shortcut(x)) + self.branch(x))  # "identity"
 
     def extra_repr(self) -> str:
-        return f"integration={self.integration!r}" + ("" if self.fused else ", fused=False")
+        return f"integration={self.integration!r}" + (
+            "" if self.fused else ", fused=False"
+        )
 
 
-def conv_bn(in_channels: int, out_channels: int, kernel_size: int = 1, stride: int = 1, groups: int = 1,
-            act: nn.Module | None = None) -> nn.Sequential:
+def conv_bn(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 1,
+    stride: int = 1,
+    groups: int = 1,
+    act: nn.Module | None = None,
+) -> nn.Sequential:
     """``conv -> BatchNorm (-> act)``: a bias-free convolution with "same" padding (``kernel_size // 2``)."""
     layers: OrderedDict[str, nn.Module] = OrderedDict(
-        conv=nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, groups=groups, bias=False),
-        bn=nn.BatchNorm2d(out_channels))
+        conv=nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            kernel_size // 2,
+            groups=groups,
+            bias=False,
+        ),
+        bn=nn.BatchNorm2d(out_channels),
+    )
     if act is not None:
         layers["act"] = act
     return nn.Sequential(layers)
 
 
-def bottleneck(in_channels: int, width: int, stride: int = 1, *, expansion: int = 4, attention: str = "se",
-               reduction: float = 16, integration: str = "standard", fused: bool = True,
-               stride_in_1x1: bool = False) -> ResidualUnit:
+def bottleneck(
+    in_channels: int,
+    width: int,
+    stride: int = 1,
+    *,
+    expansion: int = 4,
+    attention: str = "se",
+    reduction: float = 16,
+    integration: str = "standard",
+    fused: bool = True,
+    stride_in_1x1: bool = False,
+) -> ResidualUnit:
     """ResNet's bottleneck unit, ``1x1 (width) -> 3x3 (width) -> 1x1 (width * expansion)``, with SE placed by ``integration``.
 
     The layout is torchvision's: BatchNorm after every convolution, ReLU after the first two, the stride on the
@@ -113,24 +148,41 @@ def bottleneck(in_channels: int, width: int, stride: int = 1, *, expansion: int 
     checks.one_of("integration", integration, INTEGRATIONS)
     out_channels = width * expansion
     relu = nn.ReLU(inplace=True)
-    branch = nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(in_channels, width, 1, stride if stride_in_1x1 else 1, bias=False),
-        bn1=nn.BatchNorm2d(width), relu1=relu,
-        conv2=nn.Conv2d(width, width, 3, 1 if stride_in_1x1 else stride, 1, bias=False),
-        bn2=nn.BatchNorm2d(width), relu2=relu,
-        conv3=nn.Conv2d(width, out_channels, 1, bias=False),
-        bn3=nn.BatchNorm2d(out_channels)))
+    branch = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(
+                in_channels, width, 1, stride if stride_in_1x1 else 1, bias=False
+            ),
+            bn1=nn.BatchNorm2d(width),
+            relu1=relu,
+            conv2=nn.Conv2d(
+                width, width, 3, 1 if stride_in_1x1 else stride, 1, bias=False
+            ),
+            bn2=nn.BatchNorm2d(width),
+            relu2=relu,
+            conv3=nn.Conv2d(width, out_channels, 1, bias=False),
+            bn3=nn.BatchNorm2d(out_channels),
+        )
+    )
     shortcut: nn.Module = nn.Identity()
     if stride != 1 or in_channels != out_channels:
-        shortcut = nn.Sequential(OrderedDict(conv=nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                             bn=nn.BatchNorm2d(out_channels)))
+        shortcut = nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                bn=nn.BatchNorm2d(out_channels),
+            )
+        )
     channels = in_channels if integration == "pre" else out_channels
     kwargs = {"reduction": reduction} if attention in ("se", "cbam") else {}
     block = make_attention(attention, channels, **kwargs)
-    return ResidualUnit(branch, shortcut, block, integration, nn.ReLU(inplace=True), fused=fused)
+    return ResidualUnit(
+        branch, shortcut, block, integration, nn.ReLU(inplace=True), fused=fused
+    )
 
 
-def stochastic_depth(x: torch.Tensor, p: float, mode: str = "row", training: bool = True) -> torch.Tensor:
+def stochastic_depth(
+    x: torch.Tensor, p: float, mode: str = "row", training: bool = True
+) -> torch.Tensor:
     """Drop the residual branch ``x`` with probability ``p`` during training, and scale survivors by ``1 / (1 - p)``.
 
     ``mode="row"`` draws one coin per sample (EfficientNet's use), ``"batch"`` one for the whole batch.
@@ -138,8 +190,15 @@ def stochastic_depth(x: torch.Tensor, p: float, mode: str = "row", training: boo
     (Huang et al., *Deep Networks with Stochastic Depth*, ECCV 2016). Explained in "MBConv".
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}")
-    return _drop_branch(x, _probability("p", p), checks.one_of("mode", mode, STOCHASTIC_DEPTH_MODES), training)
+        raise TypeError(
+            f"x must be a floating-point torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}"
+        )
+    return _drop_branch(
+        x,
+        _probability("p", p),
+        checks.one_of("mode", mode, STOCHASTIC_DEPTH_MODES),
+        training,
+    )
 
 
 @torch.fx.wrap  # a leaf for torch.fx: the coin flips depend on the batch size
@@ -159,7 +218,11 @@ STOCHASTIC_DEPTH_MODES = ("row", "batch")
 
 
 def _probability(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not 0.0 <= float(value) <= 1.0
+    ):
         raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
     return float(value)
 
@@ -209,51 +272,91 @@ class MBConv(nn.Module):
         stochastic_depth_prob: probability of dropping the residual branch of a sample in training.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expand_ratio: float = 6, kernel_size: int = 3,
-                 stride: int = 1, *, se_placement: str = "efficientnet", rd_ratio: float = 0.25,
-                 reduction: float = 16, act_layer: LayerSpec | None = None, gate_layer: LayerSpec = "sigmoid",
-                 stochastic_depth_prob: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        expand_ratio: float = 6,
+        kernel_size: int = 3,
+        stride: int = 1,
+        *,
+        se_placement: str = "efficientnet",
+        rd_ratio: float = 0.25,
+        reduction: float = 16,
+        act_layer: LayerSpec | None = None,
+        gate_layer: LayerSpec = "sigmoid",
+        stochastic_depth_prob: float = 0.0,
+    ) -> None:
         super().__init__()
         self.in_channels = checks.positive_int("in_channels", in_channels)
         self.out_channels = checks.positive_int("out_channels", out_channels)
         expand_ratio = checks.positive_number("expand_ratio", expand_ratio)
         kernel_size = checks.positive_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd (3, 5, ...) so that padding kernel_size // 2 keeps the size; "
-                             f"got {kernel_size}")
+            raise ValueError(
+                f"kernel_size must be odd (3, 5, ...) so that padding kernel_size // 2 keeps the size; "
+                f"got {kernel_size}"
+            )
         self.stride = int(checks.one_of("stride", stride, (1, 2)))  # type: ignore[arg-type]
         self.se_placement = checks.one_of("se_placement", se_placement, SE_PLACEMENTS)
         rd_ratio = checks.positive_number("rd_ratio", rd_ratio)
         if rd_ratio > 1:
-            raise ValueError(f"rd_ratio must be in (0, 1] (a fraction of in_channels), got {rd_ratio!r}")
+            raise ValueError(
+                f"rd_ratio must be in (0, 1] (a fraction of in_channels), got {rd_ratio!r}"
+            )
         checks.positive_number("reduction", reduction)
         if act_layer is None:
             act_layer = "relu6" if se_placement == "after_project" else "silu"
-        create_layer(act_layer, ACTIVATIONS, "act_layer")  # validate once, with a clear message
+        create_layer(
+            act_layer, ACTIVATIONS, "act_layer"
+        )  # validate once, with a clear message
         self.expanded = max(1, round(in_channels * expand_ratio))
         self.kernel_size = kernel_size
         self.use_residual = self.stride == 1 and in_channels == out_channels
 
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if self.expanded != in_channels:
-            layers["expand"] = conv_bn(in_channels, self.expanded, 1, act=create_layer(act_layer, ACTIVATIONS, "act_layer"))
-        layers["depthwise"] = conv_bn(self.expanded, self.expanded, kernel_size, self.stride, groups=self.expanded,
-                                      act=create_layer(act_layer, ACTIVATIONS, "act_layer"))
+            layers["expand"] = conv_bn(
+                in_channels,
+                self.expanded,
+                1,
+                act=create_layer(act_layer, ACTIVATIONS, "act_layer"),
+            )
+        layers["depthwise"] = conv_bn(
+            self.expanded,
+            self.expanded,
+            kernel_size,
+            self.stride,
+            groups=self.expanded,
+            act=create_layer(act_layer, ACTIVATIONS, "act_layer"),
+        )
         if se_placement == "efficientnet":
-            layers["se"] = SEBlock(self.expanded, rd_channels=max(1, int(in_channels * rd_ratio)), act_layer="silu",
-                                   gate_layer=gate_layer)
+            layers["se"] = SEBlock(
+                self.expanded,
+                rd_channels=max(1, int(in_channels * rd_ratio)),
+                act_layer="silu",
+                gate_layer=gate_layer,
+            )
         layers["project"] = conv_bn(self.expanded, out_channels, 1)
         if se_placement == "after_project":
             # the source notebook's width, out_channels // r, but never 0 (its mistake #1)
-            layers["se"] = SEBlock(out_channels, rd_channels=max(1, int(out_channels / reduction)), act_layer="relu",
-                                   gate_layer=gate_layer)
+            layers["se"] = SEBlock(
+                out_channels,
+                rd_channels=max(1, int(out_channels / reduction)),
+                act_layer="relu",
+                gate_layer=gate_layer,
+            )
         self.block = nn.Sequential(layers)
-        self.stochastic_depth = StochasticDepth(_probability("stochastic_depth_prob", stochastic_depth_prob))
+        self.stochastic_depth = StochasticDepth(
+            _probability("stochastic_depth_prob", stochastic_depth_prob)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.block(x)
         return x + self.stochastic_depth(y) if self.use_residual else y
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels} -> {self.expanded} -> {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, se_placement={self.se_placement!r}, residual={self.use_residual}")
+        return (
+            f"{self.in_channels} -> {self.expanded} -> {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, se_placement={self.se_placement!r}, residual={self.use_residual}"
+        )

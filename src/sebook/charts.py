@@ -3,6 +3,7 @@
 Every function returns a ``matplotlib.figure.Figure`` with a title and labelled axes (with units); the chapters
 add alt text or a caption.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,8 +17,12 @@ from matplotlib.figure import Figure
 from .style import as_array
 
 
-def channel_bars(values: dict[str, torch.Tensor | np.ndarray], title: str, ylabel: str,
-                 xlabel: str = "channel") -> Figure:
+def channel_bars(
+    values: dict[str, torch.Tensor | np.ndarray],
+    title: str,
+    ylabel: str,
+    xlabel: str = "channel",
+) -> Figure:
     """Grouped bars: one group per channel, one bar per named series of (C,) values."""
     names = list(values)
     arrays = [as_array(values[k]).ravel() for k in names]
@@ -32,9 +37,15 @@ def channel_bars(values: dict[str, torch.Tensor | np.ndarray], title: str, ylabe
     return fig
 
 
-def grouped_bars(values: dict[str, dict[str, float]], title: str, xlabel: str, ylabel: str,
-                 errors: dict[str, dict[str, tuple[float, float]]] | None = None,
-                 reference: dict[str, float] | None = None, log: bool = False) -> Figure:
+def grouped_bars(
+    values: dict[str, dict[str, float]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    errors: dict[str, dict[str, tuple[float, float]]] | None = None,
+    reference: dict[str, float] | None = None,
+    log: bool = False,
+) -> Figure:
     """Bars for categories (x axis) and series (colours): ``values[series][category]``.
 
     ``errors`` gives (low, high) whiskers per bar (e.g. quartiles); ``reference`` draws labelled horizontal
@@ -46,9 +57,13 @@ def grouped_bars(values: dict[str, dict[str, float]], title: str, xlabel: str, y
     categories = list(values[series[0]])
     x = np.arange(len(categories))
     width = 0.8 / len(series)
-    fig_width = min(9.0, max(4.8, 1.1 * len(categories) * max(1, len(series) / 2)))  # at most the column
+    fig_width = min(
+        9.0, max(4.8, 1.1 * len(categories) * max(1, len(series) / 2))
+    )  # at most the column
     legend_height = 0.25 if len(series) > 1 or reference else 0.0
-    fig, ax = plt.subplots(figsize=(fig_width, 3.2 + legend_height), layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(fig_width, 3.2 + legend_height), layout="constrained"
+    )
     for i, name in enumerate(series):
         heights = np.array([values[name][c] for c in categories], dtype=float)
         offset = (i - (len(series) - 1) / 2) * width
@@ -57,27 +72,57 @@ def grouped_bars(values: dict[str, dict[str, float]], title: str, xlabel: str, y
             lows = np.array([errors[name][c][0] for c in categories])
             highs = np.array([errors[name][c][1] for c in categories])
             yerr = np.vstack([heights - lows, highs - heights]).clip(min=0)
-        ax.bar(x + offset, heights, width, label=name, yerr=yerr, capsize=3 if yerr is not None else 0)
+        ax.bar(
+            x + offset,
+            heights,
+            width,
+            label=name,
+            yerr=yerr,
+            capsize=3 if yerr is not None else 0,
+        )
     for i, (label, level) in enumerate((reference or {}).items()):
-        ax.axhline(level, color="0.3", linewidth=1, linestyle=("--", ":", "-.")[i % 3], label=label)
+        ax.axhline(
+            level,
+            color="0.3",
+            linewidth=1,
+            linestyle=("--", ":", "-.")[i % 3],
+            label=label,
+        )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xticks=x)
     ax.set_xticklabels(categories)
     if log:
         ax.set_yscale("log")
     if len(series) > 1 or reference:  # below the axes, never over a bar
         handles, names = ax.get_legend_handles_labels()
-        fig.legend(handles, names, loc="outside lower center", ncol=min(3, len(names)), fontsize=8.5,
-                   frameon=False)
+        fig.legend(
+            handles,
+            names,
+            loc="outside lower center",
+            ncol=min(3, len(names)),
+            fontsize=8.5,
+            frameon=False,
+        )
     return fig
 
 
-def function_curves(x: torch.Tensor | np.ndarray, curves: dict[str, torch.Tensor | np.ndarray], title: str,
-                    xlabel: str, ylabel: str) -> Figure:
+def function_curves(
+    x: torch.Tensor | np.ndarray,
+    curves: dict[str, torch.Tensor | np.ndarray],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Figure:
     """Several functions of one variable on shared axes (e.g. the sigmoid gate and its hard approximation)."""
     xs = as_array(x)
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
     for i, (name, y) in enumerate(curves.items()):
-        ax.plot(xs, as_array(y), label=name, linestyle=("-", "--", ":", "-.")[i % 4], linewidth=1.8)
+        ax.plot(
+            xs,
+            as_array(y),
+            label=name,
+            linestyle=("-", "--", ":", "-.")[i % 4],
+            linewidth=1.8,
+        )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend()
@@ -85,10 +130,15 @@ def function_curves(x: torch.Tensor | np.ndarray, curves: dict[str, torch.Tensor
     return fig
 
 
-def seed_dots(results: dict[str, Sequence[float]], title: str, xlabel: str = "test accuracy (%)",
-              baseline: str | None = None, paper: dict[str, float] | None = None,
-              paper_xlabel: str = "ImageNet top-1 error (%)",
-              paper_title: str = "SENet paper (lower is better)") -> Figure:
+def seed_dots(
+    results: dict[str, Sequence[float]],
+    title: str,
+    xlabel: str = "test accuracy (%)",
+    baseline: str | None = None,
+    paper: dict[str, float] | None = None,
+    paper_xlabel: str = "ImageNet top-1 error (%)",
+    paper_title: str = "SENet paper (lower is better)",
+) -> Figure:
     """One row per variant: a dot per seed, the mean as a bar with whiskers of ± one standard deviation.
 
     ``baseline`` names the variant whose mean is drawn as a dashed line across all rows. With ``paper``
@@ -99,25 +149,53 @@ def seed_dots(results: dict[str, Sequence[float]], title: str, xlabel: str = "te
     if not names:
         raise ValueError("results must hold at least one variant")
     if baseline is not None and baseline not in results:
-        raise ValueError(f"baseline must be one of {', '.join(map(repr, names))}; got {baseline!r}")
+        raise ValueError(
+            f"baseline must be one of {', '.join(map(repr, names))}; got {baseline!r}"
+        )
     y = np.arange(len(names))[::-1]
     height = 0.45 * len(names) + 1.1
     if paper:
-        fig, (ax, ax_paper) = plt.subplots(1, 2, figsize=(7.6, height), sharey=True,
-                                           gridspec_kw={"width_ratios": [1.6, 1]})
+        fig, (ax, ax_paper) = plt.subplots(
+            1,
+            2,
+            figsize=(7.6, height),
+            sharey=True,
+            gridspec_kw={"width_ratios": [1.6, 1]},
+        )
     else:
         fig, ax = plt.subplots(figsize=(5.6, height))
     for row, name in zip(y, names):
         values = np.asarray(results[name], dtype=float)
         mean = values.mean()
         std = values.std(ddof=1) if len(values) > 1 else 0.0
-        ax.errorbar(mean, row, xerr=std, fmt="|", color="black", markersize=14, capsize=4, linewidth=1.2,
-                    label="mean ± std" if row == y[0] else None)
-        ax.plot(values, np.full_like(values, row), "o", color="tab:blue", alpha=0.7, markersize=5,
-                label="one seed" if row == y[0] else None)
+        ax.errorbar(
+            mean,
+            row,
+            xerr=std,
+            fmt="|",
+            color="black",
+            markersize=14,
+            capsize=4,
+            linewidth=1.2,
+            label="mean ± std" if row == y[0] else None,
+        )
+        ax.plot(
+            values,
+            np.full_like(values, row),
+            "o",
+            color="tab:blue",
+            alpha=0.7,
+            markersize=5,
+            label="one seed" if row == y[0] else None,
+        )
     if baseline is not None:
-        ax.axvline(float(np.mean(results[baseline])), color="0.4", linestyle="--", linewidth=1,
-                   label=f"{baseline} mean")
+        ax.axvline(
+            float(np.mean(results[baseline])),
+            color="0.4",
+            linestyle="--",
+            linewidth=1,
+            label=f"{baseline} mean",
+        )
     ax.set(title=title, xlabel=xlabel, yticks=y)
     ax.set_yticklabels(names)
     ax.set_ylim(y.min() - 0.6, y.max() + 0.6)
@@ -127,10 +205,19 @@ def seed_dots(results: dict[str, Sequence[float]], title: str, xlabel: str = "te
         for row, name in zip(y, names):
             if name in paper:
                 ax_paper.barh(row, paper[name], color="tab:orange", height=0.5)
-                ax_paper.text(paper[name], row, f" {paper[name]:.2f}", va="center", fontsize=8)
+                ax_paper.text(
+                    paper[name], row, f" {paper[name]:.2f}", va="center", fontsize=8
+                )
             else:
-                ax_paper.text(0.02, row, "not in the paper", va="center", fontsize=8, color="0.4",
-                              transform=ax_paper.get_yaxis_transform())
+                ax_paper.text(
+                    0.02,
+                    row,
+                    "not in the paper",
+                    va="center",
+                    fontsize=8,
+                    color="0.4",
+                    transform=ax_paper.get_yaxis_transform(),
+                )
         known = [v for v in paper.values()]
         low, high = min(known), max(known)
         pad = max(0.5, 0.3 * (high - low))
@@ -141,8 +228,13 @@ def seed_dots(results: dict[str, Sequence[float]], title: str, xlabel: str = "te
     return fig
 
 
-def class_gate_bars(class_gates: dict[str, torch.Tensor | np.ndarray], mean_gates: dict[str, torch.Tensor | np.ndarray],
-                    title: str, ylabel: str = "mean gate", sort: bool = True) -> Figure:
+def class_gate_bars(
+    class_gates: dict[str, torch.Tensor | np.ndarray],
+    mean_gates: dict[str, torch.Tensor | np.ndarray],
+    title: str,
+    ylabel: str = "mean gate",
+    sort: bool = True,
+) -> Figure:
     """One panel per model: the mean gate of each channel for one class (bars) and over all classes (line).
 
     With ``sort``, each model's channels are ordered by their mean over all classes, so the line rises smoothly and
@@ -151,28 +243,58 @@ def class_gate_bars(class_gates: dict[str, torch.Tensor | np.ndarray], mean_gate
     """
     names = list(class_gates)
     if not names or set(names) != set(mean_gates):
-        raise ValueError("class_gates and mean_gates must name the same, non-empty set of models")
-    fig, axes = plt.subplots(len(names), 1, figsize=(6.4, 1.6 * len(names) + 0.8), squeeze=False)
+        raise ValueError(
+            "class_gates and mean_gates must name the same, non-empty set of models"
+        )
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(6.4, 1.6 * len(names) + 0.8), squeeze=False
+    )
     for i, (ax, name) in enumerate(zip(axes[:, 0], names)):
-        values, mean = as_array(class_gates[name]).ravel(), as_array(mean_gates[name]).ravel()
+        values, mean = (
+            as_array(class_gates[name]).ravel(),
+            as_array(mean_gates[name]).ravel(),
+        )
         if len(values) != len(mean):
-            raise ValueError(f"class_gates[{name!r}] has {len(values)} channels but mean_gates[{name!r}] {len(mean)}")
+            raise ValueError(
+                f"class_gates[{name!r}] has {len(values)} channels but mean_gates[{name!r}] {len(mean)}"
+            )
         order = np.argsort(mean, kind="stable") if sort else np.arange(len(mean))
         channels = np.arange(len(values))
-        ax.bar(channels, values[order], width=0.8, color="tab:blue", alpha=0.8, label="this class")
-        ax.step(channels, mean[order], where="mid", color="black", linewidth=1.2, label="all classes")
+        ax.bar(
+            channels,
+            values[order],
+            width=0.8,
+            color="tab:blue",
+            alpha=0.8,
+            label="this class",
+        )
+        ax.step(
+            channels,
+            mean[order],
+            where="mid",
+            color="black",
+            linewidth=1.2,
+            label="all classes",
+        )
         ax.set(ylabel=ylabel, xlim=(-0.6, len(values) - 0.4), ylim=(0, 1))
         ax.set_title(name, fontsize=10, loc="left")
         if i == 0:
             ax.legend(fontsize=8, loc="upper left")
-    axes[-1, 0].set_xlabel("channel of the block" + (", sorted by its mean gate over all classes" if sort else ""))
+    axes[-1, 0].set_xlabel(
+        "channel of the block"
+        + (", sorted by its mean gate over all classes" if sort else "")
+    )
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def gate_profiles(class_means: dict[str, torch.Tensor | np.ndarray], class_names: Sequence[str], title: str,
-                  highlight: int | None = None) -> Figure:
+def gate_profiles(
+    class_means: dict[str, torch.Tensor | np.ndarray],
+    class_names: Sequence[str],
+    title: str,
+    highlight: int | None = None,
+) -> Figure:
     """One panel per SE depth: the mean gate of each channel for each class, channels sorted by their mean.
 
     ``class_means`` maps a depth's label to its (classes, C) class-mean gates. In each panel the channels are
@@ -184,24 +306,52 @@ def gate_profiles(class_means: dict[str, torch.Tensor | np.ndarray], class_names
     depths = list(class_means)
     if not depths:
         raise ValueError("class_means must hold at least one depth")
-    fig, axes = plt.subplots(1, len(depths), figsize=(3.1 * len(depths) + 0.6, 3.0), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(depths), figsize=(3.1 * len(depths) + 0.6, 3.0), squeeze=False
+    )
     colours = plt.get_cmap("tab10")
     for ax, depth in zip(axes[0], depths):
         means = as_array(class_means[depth])
         if means.ndim != 2 or means.shape[0] != len(class_names):
-            raise ValueError(f"class_means[{depth!r}] must be (classes, C) with {len(class_names)} classes, "
-                             f"got shape {means.shape}")
+            raise ValueError(
+                f"class_means[{depth!r}] must be (classes, C) with {len(class_names)} classes, "
+                f"got shape {means.shape}"
+            )
         order = np.argsort(means.mean(0), kind="stable")
         x = np.arange(means.shape[1])
         for k in range(means.shape[0]):
             if highlight is None:
-                ax.plot(x, means[k, order], color=colours(k % 10), linewidth=1.1, label=class_names[k])
+                ax.plot(
+                    x,
+                    means[k, order],
+                    color=colours(k % 10),
+                    linewidth=1.1,
+                    label=class_names[k],
+                )
             elif k != highlight:
                 ax.plot(x, means[k, order], color="0.75", linewidth=0.8)
         if highlight is not None:
-            ax.plot(x, means[highlight, order], color="tab:red", linewidth=2.0, label=class_names[highlight])
-        ax.plot(x, means.mean(0)[order], color="black", linestyle="--", linewidth=1.2, label="mean of classes")
-        ax.set(title=depth, xlabel="channel (sorted by mean gate)", ylim=(0, 1), xlim=(0, max(1, len(x) - 1)))
+            ax.plot(
+                x,
+                means[highlight, order],
+                color="tab:red",
+                linewidth=2.0,
+                label=class_names[highlight],
+            )
+        ax.plot(
+            x,
+            means.mean(0)[order],
+            color="black",
+            linestyle="--",
+            linewidth=1.2,
+            label="mean of classes",
+        )
+        ax.set(
+            title=depth,
+            xlabel="channel (sorted by mean gate)",
+            ylim=(0, 1),
+            xlim=(0, max(1, len(x) - 1)),
+        )
         ax.grid(True, alpha=0.3)
     axes[0, 0].set_ylabel("mean gate over the class's images")
     if highlight is None:
@@ -213,8 +363,11 @@ def gate_profiles(class_means: dict[str, torch.Tensor | np.ndarray], class_names
     return fig
 
 
-def accuracy_vs_parameters(points: dict[str, tuple[int, Sequence[float]]], title: str,
-                           ylabel: str = "test accuracy (%)") -> Figure:
+def accuracy_vs_parameters(
+    points: dict[str, tuple[int, Sequence[float]]],
+    title: str,
+    ylabel: str = "test accuracy (%)",
+) -> Figure:
     """Accuracy against parameter count: a dot per seed and the mean with ± one standard deviation, per variant.
 
     ``points`` maps a variant's label to ``(parameters, accuracies over seeds)``. Used in "The reduction ratio,
@@ -226,18 +379,38 @@ def accuracy_vs_parameters(points: dict[str, tuple[int, Sequence[float]]], title
     for i, (label, (params, values)) in enumerate(points.items()):
         values = np.asarray(values, dtype=float)
         colour = plt.get_cmap("tab10")(i % 10)
-        ax.plot(np.full(len(values), params), values, "o", color=colour, alpha=0.5, markersize=4)
+        ax.plot(
+            np.full(len(values), params),
+            values,
+            "o",
+            color=colour,
+            alpha=0.5,
+            markersize=4,
+        )
         std = values.std(ddof=1) if len(values) > 1 else 0.0
-        ax.errorbar(params, values.mean(), yerr=std, fmt="s", color=colour, capsize=4, markersize=6, label=label)
+        ax.errorbar(
+            params,
+            values.mean(),
+            yerr=std,
+            fmt="s",
+            color=colour,
+            capsize=4,
+            markersize=6,
+            label=label,
+        )
     ax.set(title=title, xlabel="parameters", ylabel=ylabel)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
 
-def reduction_ratio_panel(costs: dict[float, dict[int, dict[str, int]]], r: float, gates: torch.Tensor) -> Figure:
+def reduction_ratio_panel(
+    costs: dict[float, dict[int, dict[str, int]]], r: float, gates: torch.Tensor
+) -> Figure:
     """One frame of the reduction-ratio slider: parameters and FLOPs of SE blocks of several widths, and gates.
 
     ``costs[r][C]`` is :func:`sebook.costs.se_costs` for every ratio and width (all ratios are needed so that
@@ -245,34 +418,60 @@ def reduction_ratio_panel(costs: dict[float, dict[int, dict[str, int]]], r: floa
     Used in "Excitation".
     """
     if r not in costs:
-        raise ValueError(f"r must be one of the ratios in costs {sorted(costs)}, got {r!r}")
+        raise ValueError(
+            f"r must be one of the ratios in costs {sorted(costs)}, got {r!r}"
+        )
     widths = sorted(costs[r])
     params_all = [costs[q][c]["params"] for q in costs for c in costs[q]]
     flops_all = [costs[q][c]["flops"] for q in costs for c in costs[q]]
-    fig, (ax_p, ax_f, ax_g) = plt.subplots(1, 3, figsize=(9.0, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.4]})
+    fig, (ax_p, ax_f, ax_g) = plt.subplots(
+        1, 3, figsize=(9.0, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.4]}
+    )
     x = np.arange(len(widths))
-    for ax, key, values_all, name in ((ax_p, "params", params_all, "parameters"),
-                                      (ax_f, "flops", flops_all, "FLOPs of the two FC layers")):
+    for ax, key, values_all, name in (
+        (ax_p, "params", params_all, "parameters"),
+        (ax_f, "flops", flops_all, "FLOPs of the two FC layers"),
+    ):
         values = [costs[r][c][key] for c in widths]
         ax.bar(x, values, color="tab:orange" if key == "params" else "tab:blue")
         ax.set_yscale("log")
         ax.set_ylim(min(values_all) / 2, max(values_all) * 8)
         for xi, v in zip(x, values):
-            ax.text(xi, v * 1.25, f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v:,}", ha="center", va="bottom", fontsize=8)
+            ax.text(
+                xi,
+                v * 1.25,
+                f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v:,}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_xticks(x)
-        ax.set_xticklabels([f"{c}\nw={costs[r][c]['width']}" for c in widths], fontsize=8.5)
-        ax.set(title=f"{name}, r = {r:g}", xlabel="channels C (bottleneck width w)", ylabel=f"{key} (log scale)")
+        ax.set_xticklabels(
+            [f"{c}\nw={costs[r][c]['width']}" for c in widths], fontsize=8.5
+        )
+        ax.set(
+            title=f"{name}, r = {r:g}",
+            xlabel="channels C (bottleneck width w)",
+            ylabel=f"{key} (log scale)",
+        )
     g = as_array(gates).ravel()
     ax_g.bar(np.arange(len(g)), g, width=0.85, color="tab:green")
     ax_g.axhline(0.5, color="0.4", linestyle=":", linewidth=1)
-    ax_g.set(ylim=(0, 1), xlim=(-0.7, len(g) - 0.3), xlabel="channel", ylabel="gate (0 to 1)",
-             title=f"gates of a fresh {len(g)}-channel block:\nmean {g.mean():.3f}, std {g.std():.3f}")
+    ax_g.set(
+        ylim=(0, 1),
+        xlim=(-0.7, len(g) - 0.3),
+        xlabel="channel",
+        ylabel="gate (0 to 1)",
+        title=f"gates of a fresh {len(g)}-channel block:\nmean {g.mean():.3f}, std {g.std():.3f}",
+    )
     ax_g.title.set_fontsize(10)
     fig.tight_layout()
     return fig
 
 
-def gate_histogram(gates: dict[str, torch.Tensor], title: str, bins: int = 50) -> Figure:
+def gate_histogram(
+    gates: dict[str, torch.Tensor], title: str, bins: int = 50
+) -> Figure:
     """Histograms of gate values on [0, 1], one per named set of gates (overlaid, with their means marked).
 
     Used in "Excitation" to show how narrow the gates of a freshly initialised block are.
@@ -284,9 +483,20 @@ def gate_histogram(gates: dict[str, torch.Tensor], title: str, bins: int = 50) -
     for i, (name, values) in enumerate(gates.items()):
         v = as_array(values).ravel()
         colour = f"C{i}"
-        ax.hist(v, bins=edges, alpha=0.6, color=colour, label=f"{name} (mean {v.mean():.3f}, std {v.std():.3f})")
+        ax.hist(
+            v,
+            bins=edges,
+            alpha=0.6,
+            color=colour,
+            label=f"{name} (mean {v.mean():.3f}, std {v.std():.3f})",
+        )
         ax.axvline(float(v.mean()), color=colour, linestyle="--", linewidth=1)
-    ax.set(title=title, xlabel="gate value", ylabel="count (channels × inputs)", xlim=(0, 1))
+    ax.set(
+        title=title,
+        xlabel="gate value",
+        ylabel="count (channels × inputs)",
+        xlim=(0, 1),
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig

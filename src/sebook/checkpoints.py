@@ -7,6 +7,7 @@ weights). It is read back with
 containers, so a tampered file cannot run code. ``checkpoints/manifest.json`` lists every committed checkpoint with
 its SHA-256, its size and the exact command that produced it. Explained in "Learned channel weights".
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,26 +50,42 @@ CHECKPOINTS_ENV = "SEBOOK_CHECKPOINTS"
 
 def checkpoint_folder() -> Path:
     """The folder of the committed checkpoints: ``$SEBOOK_CHECKPOINTS`` if set, else ``checkpoints/`` at the root of
-    the repository this library is installed from (editable install), else ``./checkpoints``."""
+    the repository this library is installed from (editable install), else ``./checkpoints``.
+    """
     if os.environ.get(CHECKPOINTS_ENV):
         return Path(os.environ[CHECKPOINTS_ENV])
     repository = Path(__file__).resolve().parents[2] / "checkpoints"
     return repository if repository.is_dir() else Path("checkpoints")
 
 
-def checkpoint_path(config: FashionNetConfig, seed: int, folder: str | os.PathLike[str] | None = None, *,
-                    recipe: str = "short", dataset: str = "fashion-mnist") -> Path:
+def checkpoint_path(
+    config: FashionNetConfig,
+    seed: int,
+    folder: str | os.PathLike[str] | None = None,
+    *,
+    recipe: str = "short",
+    dataset: str = "fashion-mnist",
+) -> Path:
     """Where the network ``config`` trained with ``seed`` by ``recipe`` on ``dataset`` is stored.
 
     ``<folder>/<dataset>_<recipe>_<config.name>_s<seed>.pt``; the first edition's nets (recipe ``"short"`` on
     Fashion-MNIST) keep their short names, ``<folder>/<config.name>_s<seed>.pt``.
     """
     if not isinstance(config, FashionNetConfig):
-        raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
+        raise TypeError(
+            f"config must be a FashionNetConfig, got {type(config).__name__}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    prefix = "" if (recipe, dataset) == ("short", "fashion-mnist") else f"{dataset}_{recipe}_"
-    return Path(checkpoint_folder() if folder is None else folder) / f"{prefix}{config.name}_s{seed}.pt"
+    prefix = (
+        ""
+        if (recipe, dataset) == ("short", "fashion-mnist")
+        else f"{dataset}_{recipe}_"
+    )
+    return (
+        Path(checkpoint_folder() if folder is None else folder)
+        / f"{prefix}{config.name}_s{seed}.pt"
+    )
 
 
 class CheckpointError(ValueError):
@@ -92,17 +109,28 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 def state_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
     """SHA-256 over a state dict's names, dtypes, shapes and bytes, in key order: a fingerprint of the weights that
-    a checkpoint stores beside them, so that :func:`load_checkpoint` notices bytes changed inside the file."""
+    a checkpoint stores beside them, so that :func:`load_checkpoint` notices bytes changed inside the file.
+    """
     digest = hashlib.sha256()
     for key in sorted(state_dict):
         tensor = state_dict[key].detach().cpu().contiguous()
         digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(
+            tensor.view(-1).view(torch.uint8).numpy().tobytes()
+            if tensor.numel()
+            else b""
+        )
     return digest.hexdigest()
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, config: FashionNetConfig,
-                    metrics: Mapping[str, Any], seed: int, data_sha256: str) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    config: FashionNetConfig,
+    metrics: Mapping[str, Any],
+    seed: int,
+    data_sha256: str,
+) -> Path:
     """Write ``model``'s state dict and its metadata to ``path`` atomically (temporary file, then ``os.replace``).
 
     Everything stored is plain data (tensors, str, int, float, bool, None, lists and dicts), so that
@@ -113,28 +141,45 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, config: Fash
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(config, FashionNetConfig):
-        raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
+        raise TypeError(
+            f"config must be a FashionNetConfig, got {type(config).__name__}"
+        )
     if not isinstance(metrics, Mapping):
-        raise TypeError(f"metrics must be a mapping (dict), got {type(metrics).__name__}")
+        raise TypeError(
+            f"metrics must be a mapping (dict), got {type(metrics).__name__}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     if not isinstance(data_sha256, str) or not _SHA256.fullmatch(data_sha256):
-        raise ValueError(f"data_sha256 must be 64 lowercase hex digits, got {data_sha256!r}")
+        raise ValueError(
+            f"data_sha256 must be 64 lowercase hex digits, got {data_sha256!r}"
+        )
     if path.suffix != ".pt":
         raise ValueError(f"path must end in .pt, got {str(path)!r}")
     payload = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "architecture": ARCHITECTURE,
-        "config": config.to_dict(), "metrics": json.loads(json.dumps(dict(metrics))), "seed": seed,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": ARCHITECTURE,
+        "config": config.to_dict(),
+        "metrics": json.loads(json.dumps(dict(metrics))),
+        "seed": seed,
         "data_sha256": data_sha256,
-        "versions": {"sebook": _library_version(), "torch": str(torch.__version__),
-                     "python": platform.python_version()},
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "versions": {
+            "sebook": _library_version(),
+            "torch": str(torch.__version__),
+            "python": platform.python_version(),
+        },
+        "state_dict": {
+            k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+        },
     }
     payload["state_sha256"] = state_sha256(payload["state_dict"])
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)  # a file object, not a name: the archive's inner folder is always "archive"
+            torch.save(
+                payload, f
+            )  # a file object, not a name: the archive's inner folder is always "archive"
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -157,43 +202,102 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found (no such file); the committed ones are listed in "
-                                f"checkpoints/manifest.json")
+        raise FileNotFoundError(
+            f"checkpoint {path} not found (no such file); the committed ones are listed in "
+            f"checkpoints/manifest.json"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = (re.search(r"WeightsUnpickler error:\s*(.*?)\s*(\n\n|$)", str(error), re.DOTALL)
-                 or re.search(r"^(.*unsupported GLOBAL.*)$", str(error), re.MULTILINE | re.IGNORECASE))
-        detail = found.group(1).split(". Please use")[0] if found else str(error).splitlines()[0]
+        found = re.search(
+            r"WeightsUnpickler error:\s*(.*?)\s*(\n\n|$)", str(error), re.DOTALL
+        ) or re.search(
+            r"^(.*unsupported GLOBAL.*)$", str(error), re.MULTILINE | re.IGNORECASE
+        )
+        detail = (
+            found.group(1).split(". Please use")[0]
+            if found
+            else str(error).splitlines()[0]
+        )
         if "unsupported global" in detail.lower():
-            raise CheckpointError(f"{path} was refused: it holds pickled objects other than tensors and plain "
-                                  f"containers (possibly code), which weights-only loading never runs "
-                                  f"({detail})") from None
-        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt, truncated, or not written by "
-                              f"torch.save): {detail}") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as error:
-        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or truncated): "
-                              f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
-    _require(isinstance(payload, dict), path, f"expected a dict of metadata and weights, found {type(payload).__name__}")
-    _require(payload.get("format") == FORMAT, path,
-             f"not a sebook checkpoint (format {payload.get('format')!r}, expected {FORMAT!r})")
+            raise CheckpointError(
+                f"{path} was refused: it holds pickled objects other than tensors and plain "
+                f"containers (possibly code), which weights-only loading never runs "
+                f"({detail})"
+            ) from None
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (corrupt, truncated, or not written by "
+            f"torch.save): {detail}"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        KeyError,
+    ) as error:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (corrupt or truncated): "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        ) from None
+    _require(
+        isinstance(payload, dict),
+        path,
+        f"expected a dict of metadata and weights, found {type(payload).__name__}",
+    )
+    _require(
+        payload.get("format") == FORMAT,
+        path,
+        f"not a sebook checkpoint (format {payload.get('format')!r}, expected {FORMAT!r})",
+    )
     version = payload.get("format_version")
-    _require(isinstance(version, int) and version <= FORMAT_VERSION, path,
-             f"format version {version!r} is not supported: this sebook reads version {FORMAT_VERSION} "
-             f"(a newer sebook wrote it?)")
-    _require(payload.get("architecture") == ARCHITECTURE, path,
-             f"architecture {payload.get('architecture')!r} is unknown; expected {ARCHITECTURE!r}")
-    for key, kind in (("config", dict), ("metrics", dict), ("seed", int), ("data_sha256", str), ("versions", dict),
-                      ("state_dict", dict), ("state_sha256", str)):
-        _require(isinstance(payload.get(key), kind), path, f"metadata field {key!r} is missing or not a {kind.__name__}")
-    _require(bool(_SHA256.fullmatch(payload["data_sha256"])), path, "data_sha256 is not a SHA-256 digest")
+    _require(
+        isinstance(version, int) and version <= FORMAT_VERSION,
+        path,
+        f"format version {version!r} is not supported: this sebook reads version {FORMAT_VERSION} "
+        f"(a newer sebook wrote it?)",
+    )
+    _require(
+        payload.get("architecture") == ARCHITECTURE,
+        path,
+        f"architecture {payload.get('architecture')!r} is unknown; expected {ARCHITECTURE!r}",
+    )
+    for key, kind in (
+        ("config", dict),
+        ("metrics", dict),
+        ("seed", int),
+        ("data_sha256", str),
+        ("versions", dict),
+        ("state_dict", dict),
+        ("state_sha256", str),
+    ):
+        _require(
+            isinstance(payload.get(key), kind),
+            path,
+            f"metadata field {key!r} is missing or not a {kind.__name__}",
+        )
+    _require(
+        bool(_SHA256.fullmatch(payload["data_sha256"])),
+        path,
+        "data_sha256 is not a SHA-256 digest",
+    )
     versions = payload["versions"]
-    _require(all(isinstance(versions.get(k), str) for k in ("sebook", "torch")), path,
-             "the sebook and torch versions that wrote it are not recorded")
-    _require(all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()), path,
-             "the state dict holds something other than tensors")
-    _require(state_sha256(payload["state_dict"]) == payload["state_sha256"], path,
-             "the weights do not match the fingerprint stored with them (the file is corrupt)")
+    _require(
+        all(isinstance(versions.get(k), str) for k in ("sebook", "torch")),
+        path,
+        "the sebook and torch versions that wrote it are not recorded",
+    )
+    _require(
+        all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()),
+        path,
+        "the state dict holds something other than tensors",
+    )
+    _require(
+        state_sha256(payload["state_dict"]) == payload["state_sha256"],
+        path,
+        "the weights do not match the fingerprint stored with them (the file is corrupt)",
+    )
     return payload
 
 
@@ -210,16 +314,22 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[FashionNet, dict[str,
     try:
         config = FashionNetConfig.from_dict(payload["config"])
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: its config is not valid for this sebook: {error}") from None
+        raise CheckpointError(
+            f"{path}: its config is not valid for this sebook: {error}"
+        ) from None
     model = FashionNet(config)
     state = payload.pop("state_dict")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    wrong = sorted(
+        k for k in set(state) & set(expected) if state[k].shape != expected[k].shape
+    )
     if missing or unexpected or wrong:
-        raise CheckpointError(f"{path}: the weights do not fit the architecture {config.name!r}: "
-                              f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {wrong[:3]}")
+        raise CheckpointError(
+            f"{path}: the weights do not fit the architecture {config.name!r}: "
+            f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {wrong[:3]}"
+        )
     model.load_state_dict(state, strict=True)
     model.eval()
     payload["config"] = config
@@ -227,6 +337,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[FashionNet, dict[str,
 
 
 # --- the manifest ----------------------------------------------------------------------------------------------
+
 
 def read_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest as a dict (``{"format", "format_version", "checkpoints": {file name: entry}}``); empty if absent."""
@@ -236,11 +347,18 @@ def read_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise CheckpointError(f"{manifest_path} is not a readable JSON manifest: {error}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT or \
-            not isinstance(manifest.get("checkpoints"), dict):
-        raise CheckpointError(f"{manifest_path} is not a sebook checkpoint manifest "
-                              f"(expected format {MANIFEST_FORMAT!r} and a 'checkpoints' object)")
+        raise CheckpointError(
+            f"{manifest_path} is not a readable JSON manifest: {error}"
+        ) from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != MANIFEST_FORMAT
+        or not isinstance(manifest.get("checkpoints"), dict)
+    ):
+        raise CheckpointError(
+            f"{manifest_path} is not a sebook checkpoint manifest "
+            f"(expected format {MANIFEST_FORMAT!r} and a 'checkpoints' object)"
+        )
     return manifest
 
 
@@ -256,8 +374,11 @@ def _locked(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def update_manifest(manifest_path: str | os.PathLike[str], checkpoint_path: str | os.PathLike[str],
-                    entry: Mapping[str, Any]) -> dict[str, Any]:
+def update_manifest(
+    manifest_path: str | os.PathLike[str],
+    checkpoint_path: str | os.PathLike[str],
+    entry: Mapping[str, Any],
+) -> dict[str, Any]:
     """Add or replace the entry of ``checkpoint_path`` (which must sit beside the manifest); return the entry.
 
     The entry gets the file's current ``sha256`` and ``size``; the manifest is rewritten atomically, under a lock so
@@ -265,13 +386,21 @@ def update_manifest(manifest_path: str | os.PathLike[str], checkpoint_path: str 
     """
     manifest_path, checkpoint_path = Path(manifest_path), Path(checkpoint_path)
     if checkpoint_path.resolve().parent != manifest_path.resolve().parent:
-        raise ValueError(f"the checkpoint {checkpoint_path} must be in the manifest's folder {manifest_path.parent}")
-    record = {**dict(entry), "sha256": file_sha256(checkpoint_path), "size": checkpoint_path.stat().st_size}
+        raise ValueError(
+            f"the checkpoint {checkpoint_path} must be in the manifest's folder {manifest_path.parent}"
+        )
+    record = {
+        **dict(entry),
+        "sha256": file_sha256(checkpoint_path),
+        "size": checkpoint_path.stat().st_size,
+    }
     with _locked(manifest_path.resolve().parent):
         manifest = read_manifest(manifest_path)
         manifest["checkpoints"][checkpoint_path.name] = record
         manifest["checkpoints"] = dict(sorted(manifest["checkpoints"].items()))
-        fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=manifest_path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=".manifest.", suffix=".tmp", dir=manifest_path.parent
+        )
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(manifest, f, indent=2)
@@ -285,7 +414,8 @@ def update_manifest(manifest_path: str | os.PathLike[str], checkpoint_path: str 
 
 def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """Check that every file the manifest lists exists with its recorded size and SHA-256, and that no ``.pt`` file
-    beside it is unlisted. Returns the entries; raises :class:`CheckpointError` listing every problem found."""
+    beside it is unlisted. Returns the entries; raises :class:`CheckpointError` listing every problem found.
+    """
     manifest_path = Path(manifest_path)
     if not manifest_path.is_file():
         raise FileNotFoundError(f"manifest {manifest_path} not found")
@@ -297,10 +427,20 @@ def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str
         if not path.is_file():
             problems.append(f"{path}: listed but missing")
         elif path.stat().st_size != entry.get("size"):
-            problems.append(f"{path}: size {path.stat().st_size:,} bytes, the manifest says {entry.get('size')}")
+            problems.append(
+                f"{path}: size {path.stat().st_size:,} bytes, the manifest says {entry.get('size')}"
+            )
         elif file_sha256(path) != entry.get("sha256"):
-            problems.append(f"{path}: SHA-256 {file_sha256(path)} differs from the manifest's {entry.get('sha256')}")
-    problems += [f"{p}: not listed in {manifest_path}" for p in sorted(folder.glob("*.pt")) if p.name not in entries]
+            problems.append(
+                f"{path}: SHA-256 {file_sha256(path)} differs from the manifest's {entry.get('sha256')}"
+            )
+    problems += [
+        f"{p}: not listed in {manifest_path}"
+        for p in sorted(folder.glob("*.pt"))
+        if p.name not in entries
+    ]
     if problems:
-        raise CheckpointError(f"{manifest_path} does not match the files:\n" + "\n".join(problems))
+        raise CheckpointError(
+            f"{manifest_path} does not match the files:\n" + "\n".join(problems)
+        )
     return entries

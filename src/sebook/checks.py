@@ -8,6 +8,7 @@ few that run inside a forward pass: they compare shapes only (never dtypes, so a
 leaves for ``torch.fx`` (``torch.fx.wrap``: recorded in the graph, run when the graph runs) and constant for
 ``torch.compile`` (no graph break).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,7 +20,9 @@ import torch
 def positive_int(name: str, value: object) -> int:
     """Return ``value`` if it is an integer >= 1, else raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})"
+        )
     if value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
@@ -28,7 +31,9 @@ def positive_int(name: str, value: object) -> int:
 def positive_number(name: str, value: object) -> float:
     """Return ``value`` if it is a real number > 0, else raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number > 0, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a number > 0, got {value!r} ({type(value).__name__})"
+        )
     if not value > 0:  # also rejects NaN
         raise ValueError(f"{name} must be a number > 0, got {value!r}")
     return float(value)
@@ -38,37 +43,55 @@ def one_of(name: str, value: object, allowed: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values."""
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
+        )
     return value  # type: ignore[return-value]
 
 
 @torch.fx.wrap
-def feature_map(x: object, channels: int | None = None, name: str = "x") -> torch.Tensor:
+def feature_map(
+    x: object, channels: int | None = None, name: str = "x"
+) -> torch.Tensor:
     """Check that ``x`` is a floating-point (B, C, H, W) tensor with ``channels`` channels."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}"
+        )
     if x.dim() != 4:
-        raise ValueError(f"{name} must be 4-D (B, C, H, W); expected 4 dimensions, got {x.dim()} "
-                         f"(shape {tuple(x.shape)})")
+        raise ValueError(
+            f"{name} must be 4-D (B, C, H, W); expected 4 dimensions, got {x.dim()} "
+            f"(shape {tuple(x.shape)})"
+        )
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
     if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"{name} has the wrong number of channels: expected {channels}, got {x.shape[1]} "
-                         f"(shape {tuple(x.shape)})")
+        raise ValueError(
+            f"{name} has the wrong number of channels: expected {channels}, got {x.shape[1]} "
+            f"(shape {tuple(x.shape)})"
+        )
     return x
 
 
 @torch.fx.wrap
-def channel_vector(v: object, channels: int | None = None, name: str = "s") -> torch.Tensor:
+def channel_vector(
+    v: object, channels: int | None = None, name: str = "s"
+) -> torch.Tensor:
     """Check that ``v`` is a floating-point (B, C) tensor with ``channels`` channels."""
     if not isinstance(v, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C), got {type(v).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (B, C), got {type(v).__name__}"
+        )
     if v.dim() != 2:
-        raise ValueError(f"{name} must be 2-D (B, C); expected 2 dimensions, got {v.dim()} (shape {tuple(v.shape)})")
+        raise ValueError(
+            f"{name} must be 2-D (B, C); expected 2 dimensions, got {v.dim()} (shape {tuple(v.shape)})"
+        )
     if not v.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {v.dtype}")
     if channels is not None and v.shape[1] != channels:
-        raise ValueError(f"{name} has the wrong number of channels: expected {channels}, got {v.shape[1]}")
+        raise ValueError(
+            f"{name} has the wrong number of channels: expected {channels}, got {v.shape[1]}"
+        )
     return v
 
 
@@ -78,15 +101,21 @@ def gates_fit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
     feature_map(x)
     channel_vector(gates, name="gates")
     if gates.shape[0] not in (1, x.shape[0]) or gates.shape[1] != x.shape[1]:
-        raise ValueError(f"gates of shape {tuple(gates.shape)} do not fit x of shape {tuple(x.shape)}; "
-                         f"expected ({x.shape[0]}, {x.shape[1]})")
+        raise ValueError(
+            f"gates of shape {tuple(gates.shape)} do not fit x of shape {tuple(x.shape)}; "
+            f"expected ({x.shape[0]}, {x.shape[1]})"
+        )
     return gates
 
 
 @torch.fx.wrap
-def same_shape(residual: object, x: torch.Tensor, name: str = "residual") -> torch.Tensor:
+def same_shape(
+    residual: object, x: torch.Tensor, name: str = "residual"
+) -> torch.Tensor:
     """Check that ``residual`` is a tensor of ``x``'s shape (to be added to it); return ``residual``."""
     feature_map(residual, x.shape[1], name=name)
     if residual.shape != x.shape:  # type: ignore[union-attr]
-        raise ValueError(f"{name} must have the shape of x: expected {tuple(x.shape)}, got {tuple(residual.shape)}")
+        raise ValueError(
+            f"{name} must have the shape of x: expected {tuple(x.shape)}, got {tuple(residual.shape)}"
+        )
     return residual  # type: ignore[return-value]

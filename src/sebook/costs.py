@@ -4,6 +4,7 @@ FLOPs come from ``torch.utils.flop_counter`` (1 MAC = 2 FLOPs); the elementwise 
 recalibration, which that counter leaves out, is counted from the shapes that really flow (forward hooks).
 Used from "Excitation" on; explained in "SE-ResNet", "MBConv" and "Costs".
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -20,7 +21,9 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (elements) of ``module``."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() for p in module.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -31,11 +34,18 @@ def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
-    if not input_shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape):
-        raise ValueError(f"input_shape must be a tuple of positive integers, got {input_shape!r}")
+    if not input_shape or any(
+        isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape
+    ):
+        raise ValueError(
+            f"input_shape must be a tuple of positive integers, got {input_shape!r}"
+        )
     param = next(module.parameters(), None)
-    x = torch.zeros(input_shape, dtype=param.dtype if param is not None else torch.float32,
-                    device=param.device if param is not None else "cpu")
+    x = torch.zeros(
+        input_shape,
+        dtype=param.dtype if param is not None else torch.float32,
+        device=param.device if param is not None else "cpu",
+    )
     with inference(module), FlopCounterMode(display=False) as counter:
         module(x)
     return int(counter.get_total_flops())
@@ -55,26 +65,45 @@ def attention_parameters(model: nn.Module) -> int:
     """Parameters inside the SE, ECA or CBAM blocks of ``model`` (0 for a network without attention)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    return sum(count_parameters(m) for m in model.modules() if isinstance(m, ChannelAttention))
+    return sum(
+        count_parameters(m) for m in model.modules() if isinstance(m, ChannelAttention)
+    )
 
 
 def zeros_input(module: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
     """A zero tensor of ``input_shape`` with the dtype and device of ``module``'s parameters."""
-    if not input_shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape):
-        raise ValueError(f"input_shape must be a tuple of positive integers, got {input_shape!r}")
+    if not input_shape or any(
+        isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape
+    ):
+        raise ValueError(
+            f"input_shape must be a tuple of positive integers, got {input_shape!r}"
+        )
     param = next(module.parameters(), None)
-    return torch.zeros(input_shape, dtype=param.dtype if param is not None else torch.float32,
-                       device=param.device if param is not None else "cpu")
+    return torch.zeros(
+        input_shape,
+        dtype=param.dtype if param is not None else torch.float32,
+        device=param.device if param is not None else "cpu",
+    )
 
 
-def run_with_hooks(module: nn.Module, x: torch.Tensor, pre: Callable[[str], object],
-                   post: Callable[[str, tuple, object], object], targets: Iterable[tuple[str, nn.Module]]) -> None:
+def run_with_hooks(
+    module: nn.Module,
+    x: torch.Tensor,
+    pre: Callable[[str], object],
+    post: Callable[[str, tuple, object], object],
+    targets: Iterable[tuple[str, nn.Module]],
+) -> None:
     """Run ``module(x)`` under :func:`~sebook.runtime.inference` with ``pre(name)`` and ``post(name, inputs, output)``
-    hooked on every ``(name, submodule)`` of ``targets``; the hooks are removed afterwards."""
+    hooked on every ``(name, submodule)`` of ``targets``; the hooks are removed afterwards.
+    """
     handles = []
     for name, sub in targets:
         handles.append(sub.register_forward_pre_hook(lambda _m, _i, key=name: pre(key)))
-        handles.append(sub.register_forward_hook(lambda _m, inputs, out, key=name: post(key, inputs, out)))
+        handles.append(
+            sub.register_forward_hook(
+                lambda _m, inputs, out, key=name: post(key, inputs, out)
+            )
+        )
     try:
         with inference(module):
             module(x)
@@ -83,7 +112,9 @@ def run_with_hooks(module: nn.Module, x: torch.Tensor, pre: Callable[[str], obje
             handle.remove()
 
 
-def count_flops_by_child(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
+def count_flops_by_child(
+    module: nn.Module, input_shape: tuple[int, ...]
+) -> dict[str, int]:
     """FLOPs (1 MAC = 2 FLOPs, as :func:`count_flops`) spent inside each direct child of ``module``.
 
     Children that are not called in the forward pass are left out. Used in "MBConv" for the parts of a block.
@@ -94,20 +125,32 @@ def count_flops_by_child(module: nn.Module, input_shape: tuple[int, ...]) -> dic
     flops: dict[str, int] = {}
     start: dict[str, int] = {}
     with FlopCounterMode(display=False) as counter:
-        run_with_hooks(module, x, lambda key: start.__setitem__(key, counter.get_total_flops()),
-                        lambda key, _i, _o: flops.__setitem__(key, flops.get(key, 0)
-                                                              + counter.get_total_flops() - start[key]),
-                        list(module.named_children()))
+        run_with_hooks(
+            module,
+            x,
+            lambda key: start.__setitem__(key, counter.get_total_flops()),
+            lambda key, _i, _o: flops.__setitem__(
+                key, flops.get(key, 0) + counter.get_total_flops() - start[key]
+            ),
+            list(module.named_children()),
+        )
     return {name: int(v) for name, v in flops.items()}
 
 
-def output_shapes(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+def output_shapes(
+    module: nn.Module, input_shape: tuple[int, ...]
+) -> dict[str, tuple[int, ...]]:
     """The output shape of each direct child of ``module`` for an input of ``input_shape`` (in call order)."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     shapes: dict[str, tuple[int, ...]] = {}
-    run_with_hooks(module, zeros_input(module, input_shape), lambda key: None,
-                    lambda key, _i, out: shapes.__setitem__(key, tuple(out.shape)), list(module.named_children()))
+    run_with_hooks(
+        module,
+        zeros_input(module, input_shape),
+        lambda key: None,
+        lambda key, _i, out: shapes.__setitem__(key, tuple(out.shape)),
+        list(module.named_children()),
+    )
     return shapes
 
 
@@ -121,20 +164,33 @@ def attention_elementwise_ops(model: nn.Module, input_shape: tuple[int, ...]) ->
     return 2 * sum(numel for numel, _ in attention_inputs(model, input_shape))
 
 
-def attention_inputs(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[int, int]]:
+def attention_inputs(
+    model: nn.Module, input_shape: tuple[int, ...]
+) -> list[tuple[int, int]]:
     """(values, bytes per value) of the input of every SE, ECA or CBAM block of ``model``, for one forward pass."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    targets = [(n, m) for n, m in model.named_modules() if isinstance(m, ChannelAttention)]
+    targets = [
+        (n, m) for n, m in model.named_modules() if isinstance(m, ChannelAttention)
+    ]
     if not targets:
         raise ValueError("model contains no SE, ECA or CBAM block")
     sizes: list[tuple[int, int]] = []
-    run_with_hooks(model, zeros_input(model, input_shape), lambda key: None,
-                    lambda key, inputs, _o: sizes.append((inputs[0].numel(), inputs[0].element_size())), targets)
+    run_with_hooks(
+        model,
+        zeros_input(model, input_shape),
+        lambda key: None,
+        lambda key, inputs, _o: sizes.append(
+            (inputs[0].numel(), inputs[0].element_size())
+        ),
+        targets,
+    )
     return sizes
 
 
-def recalibration_traffic(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
+def recalibration_traffic(
+    model: nn.Module, input_shape: tuple[int, ...]
+) -> dict[str, int]:
     """Bytes of feature map that SE's squeeze and recalibration move on top of the residual addition, per forward.
 
     For an attention block on an input of n values of e bytes each: the squeeze reads the map once (n·e); the
@@ -147,7 +203,9 @@ def recalibration_traffic(model: nn.Module, input_shape: tuple[int, ...]) -> dic
     return {"one_pass": one_pass, "naive": 3 * one_pass, "fused": one_pass}
 
 
-def se_costs(channels: int, reduction: float, spatial: tuple[int, int] = (7, 7)) -> dict[str, int]:
+def se_costs(
+    channels: int, reduction: float, spatial: tuple[int, int] = (7, 7)
+) -> dict[str, int]:
     """Cost of one ``SEBlock(channels, reduction)`` on a (1, C, H, W) map of ``spatial`` size.
 
     Returns the bottleneck ``width``, the ``params``, the ``flops`` of the two FC layers (1 MAC = 2 FLOPs, as
@@ -158,5 +216,9 @@ def se_costs(channels: int, reduction: float, spatial: tuple[int, int] = (7, 7))
         raise ValueError(f"spatial must be a (height, width) tuple, got {spatial!r}")
     block = SEBlock(channels, reduction)
     shape = (1, block.channels, *spatial)
-    return {"width": block.excitation.rd_channels, "params": count_parameters(block),
-            "flops": count_flops(block, shape), "elementwise": attention_elementwise_ops(block, shape)}
+    return {
+        "width": block.excitation.rd_channels,
+        "params": count_parameters(block),
+        "flops": count_flops(block, shape),
+        "elementwise": attention_elementwise_ops(block, shape),
+    }

@@ -10,6 +10,7 @@ file name and with a new time stamp. Putting the original 10-byte header and fil
 compressed stream gives a file whose MD5 is the published one (and whose SHA-256 is the one that TensorFlow
 Datasets and Keras record), so such a copy is checked against the published checksum too (:func:`verify_archive`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,7 +45,9 @@ def load_photo(size: int = 128) -> torch.Tensor:
         image = Image.open(f).convert("RGB")
     side = min(image.size)
     left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+    image = image.crop((left, top, left + side, top + side)).resize(
+        (size, size), Image.Resampling.BICUBIC
+    )
     array = np.asarray(image, dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
@@ -57,8 +60,18 @@ FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 """Where Debian's package ``dataset-fashion-mnist`` installs the four files."""
 
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 """The ten class names, indexed by label (the dataset's README)."""
 
 SPLITS = ("train", "test")
@@ -85,29 +98,69 @@ class ArchiveInfo:
     kind: str  # "images" or "labels"
 
 
-FASHION_MNIST_FILES: dict[str, ArchiveInfo] = {a.name: a for a in (
-    ArchiveInfo("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26_421_880, 1_504_176_606,
-                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888", 47_040_016, 60_000, "images"),
-    ArchiveInfo("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe",
-                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29_515, 1_504_176_606,
-                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9", 60_008, 60_000, "labels"),
-    ArchiveInfo("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79",
-                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4_422_102, 1_504_176_627,
-                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b", 7_840_016, 10_000, "images"),
-    ArchiveInfo("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310",
-                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5_148, 1_504_176_627,
-                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34", 10_008, 10_000, "labels"),
-)}
+FASHION_MNIST_FILES: dict[str, ArchiveInfo] = {
+    a.name: a
+    for a in (
+        ArchiveInfo(
+            "train-images-idx3-ubyte.gz",
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            26_421_880,
+            1_504_176_606,
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            47_040_016,
+            60_000,
+            "images",
+        ),
+        ArchiveInfo(
+            "train-labels-idx1-ubyte.gz",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            29_515,
+            1_504_176_606,
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            60_008,
+            60_000,
+            "labels",
+        ),
+        ArchiveInfo(
+            "t10k-images-idx3-ubyte.gz",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            4_422_102,
+            1_504_176_627,
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            7_840_016,
+            10_000,
+            "images",
+        ),
+        ArchiveInfo(
+            "t10k-labels-idx1-ubyte.gz",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            5_148,
+            1_504_176_627,
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            10_008,
+            10_000,
+            "labels",
+        ),
+    )
+}
 """The four files of Fashion-MNIST, with MD5 sums from the dataset's README and SHA-256 sums from TensorFlow
 Datasets' checksum list."""
 
-SPLIT_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 """The (images, labels) files of each split."""
 
 FASHION_MNIST_SHA256 = hashlib.sha256(
-    "".join(FASHION_MNIST_FILES[n].sha256 for s in SPLITS for n in SPLIT_FILES[s]).encode()).hexdigest()
+    "".join(
+        FASHION_MNIST_FILES[n].sha256 for s in SPLITS for n in SPLIT_FILES[s]
+    ).encode()
+).hexdigest()
 """One fingerprint of the whole dataset, the SHA-256 of the four files' SHA-256s (train images, train labels, test
 images, test labels). Recorded in every checkpoint (see :mod:`sebook.checkpoints`)."""
 
@@ -140,10 +193,18 @@ def search_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
 
 def _gzip_header(info: ArchiveInfo) -> bytes:
     """The published file's gzip header: magic, deflate, FNAME flag, time stamp, no extra flags, Unix, file name."""
-    return b"\x1f\x8b\x08\x08" + struct.pack("<I", info.mtime) + b"\x00\x03" + info.name[:-3].encode() + b"\x00"
+    return (
+        b"\x1f\x8b\x08\x08"
+        + struct.pack("<I", info.mtime)
+        + b"\x00\x03"
+        + info.name[:-3].encode()
+        + b"\x00"
+    )
 
 
-def verify_archive(data: bytes, name: str, source: str | os.PathLike[str] = "<bytes>") -> str:
+def verify_archive(
+    data: bytes, name: str, source: str | os.PathLike[str] = "<bytes>"
+) -> str:
     """Check ``data`` (the bytes of file ``name``) against the published MD5; return how it matched.
 
     ``"published"``: the bytes are the published file. ``"rewrapped"``: a plain 10-byte gzip header (no file name)
@@ -159,19 +220,27 @@ def verify_archive(data: bytes, name: str, source: str | os.PathLike[str] = "<by
         rebuilt.update(memoryview(data)[10:])
         if rebuilt.hexdigest() == info.md5:
             return "rewrapped"
-    raise ChecksumError(f"{source} failed its checksum: MD5 {digest} (size {len(data):,} bytes), but the published "
-                        f"{name} has MD5 {info.md5} (size {info.size:,} bytes). The file is corrupt, truncated or a "
-                        f"different file; delete it and load again to fetch a fresh copy.")
+    raise ChecksumError(
+        f"{source} failed its checksum: MD5 {digest} (size {len(data):,} bytes), but the published "
+        f"{name} has MD5 {info.md5} (size {info.size:,} bytes). The file is corrupt, truncated or a "
+        f"different file; delete it and load again to fetch a fresh copy."
+    )
 
 
 def _parse_idx(payload: bytes, info: ArchiveInfo, source: Path) -> torch.Tensor:
     """IDX format (big-endian): magic ``0x00000803`` (images) or ``0x00000801`` (labels), dimensions, then uint8 data."""
     ndim = 3 if info.kind == "images" else 1
-    magic, *dims = struct.unpack(f">{1 + ndim}I", payload[:4 * (1 + ndim)])
+    magic, *dims = struct.unpack(f">{1 + ndim}I", payload[: 4 * (1 + ndim)])
     expected_dims = [info.count, 28, 28] if ndim == 3 else [info.count]
-    if magic != 0x800 + ndim or dims != expected_dims or len(payload) != 4 * (1 + ndim) + int(np.prod(dims)):
-        raise DataError(f"{source} is not an IDX {info.kind} file of shape {tuple(expected_dims)} "
-                        f"(magic {magic:#010x}, dimensions {dims})")
+    if (
+        magic != 0x800 + ndim
+        or dims != expected_dims
+        or len(payload) != 4 * (1 + ndim) + int(np.prod(dims))
+    ):
+        raise DataError(
+            f"{source} is not an IDX {info.kind} file of shape {tuple(expected_dims)} "
+            f"(magic {magic:#010x}, dimensions {dims})"
+        )
     array = np.frombuffer(payload, dtype=np.uint8, offset=4 * (1 + ndim)).reshape(dims)
     return torch.from_numpy(array.copy())
 
@@ -179,17 +248,26 @@ def _parse_idx(payload: bytes, info: ArchiveInfo, source: Path) -> torch.Tensor:
 def read_archive(path: str | os.PathLike[str]) -> torch.Tensor:
     """Verify one of the four files (:func:`verify_archive`) and parse it: uint8 (N, 28, 28) images or (N,) labels."""
     path = Path(path)
-    info = FASHION_MNIST_FILES[checks.one_of("file name", path.name, FASHION_MNIST_FILES)]
+    info = FASHION_MNIST_FILES[
+        checks.one_of("file name", path.name, FASHION_MNIST_FILES)
+    ]
     data = path.read_bytes()
     verify_archive(data, info.name, path)
     payload = gzip.decompress(data)
-    if hashlib.sha256(payload).hexdigest() != info.payload_sha256:  # cannot happen once the MD5 matched
+    if (
+        hashlib.sha256(payload).hexdigest() != info.payload_sha256
+    ):  # cannot happen once the MD5 matched
         raise ChecksumError(f"{path} failed its checksum after decompression")
     return _parse_idx(payload, info, path)
 
 
-def download(name: str, directory: str | os.PathLike[str], base_url: str = FASHION_MNIST_URL,
-             progress: bool = True, timeout: float = 60.0) -> Path:
+def download(
+    name: str,
+    directory: str | os.PathLike[str],
+    base_url: str = FASHION_MNIST_URL,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
     """Fetch file ``name`` from ``base_url`` into ``directory``, verified; return its path.
 
     The bytes go to a temporary file in ``directory``, which is checked with :func:`verify_archive` and only then
@@ -202,10 +280,14 @@ def download(name: str, directory: str | os.PathLike[str], base_url: str = FASHI
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{name}.", suffix=".part", dir=directory
+        )
     except OSError as error:
-        raise DataError(f"cannot write the download folder {directory} ({error.strerror or error}); set the "
-                        f"environment variable SEBOOK_DATA, or pass root=, to a folder you can write to") from error
+        raise DataError(
+            f"cannot write the download folder {directory} ({error.strerror or error}); set the "
+            f"environment variable SEBOOK_DATA, or pass root=, to a folder you can write to"
+        ) from error
     tmp = Path(tmp_name)
     url = base_url.rstrip("/") + "/" + name
     try:
@@ -213,20 +295,35 @@ def download(name: str, directory: str | os.PathLike[str], base_url: str = FASHI
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
                     total = int(response.headers.get("Content-Length") or info.size)
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress,
-                              leave=False) as bar:
+                    with tqdm(
+                        total=total,
+                        unit="B",
+                        unit_scale=True,
+                        desc=name,
+                        disable=not progress,
+                        leave=False,
+                    ) as bar:
                         while True:
                             try:
                                 chunk = response.read(1 << 16)
-                            except http.client.IncompleteRead as cut:  # connection closed early: keep what came
+                            except (
+                                http.client.IncompleteRead
+                            ) as cut:  # connection closed early: keep what came
                                 out.write(cut.partial)
                                 break
                             if not chunk:
                                 break
                             out.write(chunk)
                             bar.update(len(chunk))
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-                raise DataError(f"downloading {name} from {url} failed: {error}") from error
+            except (
+                urllib.error.URLError,
+                http.client.HTTPException,
+                OSError,
+                ValueError,
+            ) as error:
+                raise DataError(
+                    f"downloading {name} from {url} failed: {error}"
+                ) from error
         verify_archive(tmp.read_bytes(), name, f"the download of {name} from {url}")
         os.chmod(tmp, 0o644)
         target = directory / name
@@ -243,23 +340,32 @@ def _find(name: str, dirs: tuple[Path, ...], base_url: str, progress: bool) -> P
     return download(name, dirs[-1], base_url, progress)
 
 
-def find_archive(name: str, root: str | os.PathLike[str] | None = None, base_url: str = FASHION_MNIST_URL,
-                 progress: bool = True) -> Path:
+def find_archive(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    base_url: str = FASHION_MNIST_URL,
+    progress: bool = True,
+) -> Path:
     """The path of file ``name``: the first of :func:`search_dirs` that has it, else a fresh verified download."""
     checks.one_of("name", name, FASHION_MNIST_FILES)
     return _find(name, tuple(search_dirs(root)), base_url, progress)
 
 
 @functools.lru_cache(maxsize=4)
-def _load(split: str, dirs: tuple[Path, ...], base_url: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _load(
+    split: str, dirs: tuple[Path, ...], base_url: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     image_name, label_name = SPLIT_FILES[split]
     images = read_archive(_find(image_name, dirs, base_url, True))
     labels = read_archive(_find(label_name, dirs, base_url, True))
     return images.unsqueeze(1).float().div_(255.0), labels.long()
 
 
-def load_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
-                       base_url: str = FASHION_MNIST_URL) -> tuple[torch.Tensor, torch.Tensor]:
+def load_fashion_mnist(
+    split: str,
+    root: str | os.PathLike[str] | None = None,
+    base_url: str = FASHION_MNIST_URL,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Fashion-MNIST's ``"train"`` (60,000) or ``"test"`` (10,000) split: ``(images, labels)``.
 
     ``images`` is float32 (N, 1, 28, 28) in [0, 1], ``labels`` int64 (N,) with values 0..9 (names in
@@ -269,9 +375,15 @@ def load_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
     """
     checks.one_of("split", split, SPLITS)
     if root is not None and not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}")
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
+        raise TypeError(
+            f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}"
+        )
+    if not isinstance(base_url, str) or not base_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ValueError(
+            f"base_url must be an http:// or https:// URL, got {base_url!r}"
+        )
     dirs = tuple(d.resolve() for d in search_dirs(root))
     return _load(split, dirs, base_url)
 
@@ -297,8 +409,13 @@ def lit_channels(n: int, generator: torch.Generator) -> torch.Tensor:
     return F.one_hot(torch.randint(0, 3, (n,), generator=generator), 3).float()
 
 
-def compose_cast_images(images: torch.Tensor, lit: torch.Tensor, generator: torch.Generator,
-                        tint: float = CAST_TINT, frame: int = CAST_FRAME) -> torch.Tensor:
+def compose_cast_images(
+    images: torch.Tensor,
+    lit: torch.Tensor,
+    generator: torch.Generator,
+    tint: float = CAST_TINT,
+    frame: int = CAST_FRAME,
+) -> torch.Tensor:
     """Three garments in three colour channels, framed in the colour of the channel that holds the labelled one.
 
     For image ``i`` with one-hot ``lit[i]``, the lit channel holds ``images[i]`` and the two other channels hold two
@@ -310,12 +427,16 @@ def compose_cast_images(images: torch.Tensor, lit: torch.Tensor, generator: torc
     images = checks.feature_map(images, 1, name="images")
     n = len(images)
     if not isinstance(lit, torch.Tensor) or lit.shape != (n, 3):
-        raise ValueError(f"lit must be a tensor of shape ({n}, 3), got {getattr(lit, 'shape', lit)!r}")
+        raise ValueError(
+            f"lit must be a tensor of shape ({n}, 3), got {getattr(lit, 'shape', lit)!r}"
+        )
     tint = float(tint)
     if not tint >= 0:
         raise ValueError(f"tint must be a number >= 0, got {tint!r}")
     frame = checks.positive_int("frame", frame)
-    others = (torch.arange(n)[:, None] + torch.randint(1, n, (n, 2), generator=generator)) % n
+    others = (
+        torch.arange(n)[:, None] + torch.randint(1, n, (n, 2), generator=generator)
+    ) % n
     channels = images.expand(n, 3, *images.shape[2:]).clone()
     distractors = images[others].squeeze(2)  # (n, 2, H, W)
     mask = lit.bool()
@@ -327,15 +448,20 @@ def compose_cast_images(images: torch.Tensor, lit: torch.Tensor, generator: torc
 
 
 @functools.lru_cache(maxsize=2)
-def _cast_split(split: str, dirs: tuple[Path, ...], base_url: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _cast_split(
+    split: str, dirs: tuple[Path, ...], base_url: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     images, labels = _load(split, dirs, base_url)
     generator = torch.Generator().manual_seed(CAST_SEEDS[split])
     lit = lit_channels(len(images), generator)
     return compose_cast_images(images, lit, generator), labels, lit
 
 
-def load_cast_fashion_mnist(split: str, root: str | os.PathLike[str] | None = None,
-                            base_url: str = FASHION_MNIST_URL) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def load_cast_fashion_mnist(
+    split: str,
+    root: str | os.PathLike[str] | None = None,
+    base_url: str = FASHION_MNIST_URL,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The cast testbed: three Fashion-MNIST garments per image, one per colour channel; the lit one is the label.
 
     Returns ``(images, labels, lit)``: float32 (N, 3, 32, 32) images (:func:`compose_cast_images`), the labels of
@@ -347,7 +473,9 @@ def load_cast_fashion_mnist(split: str, root: str | os.PathLike[str] | None = No
     return _cast_split(split, tuple(d.resolve() for d in search_dirs(root)), base_url)
 
 
-def load_dataset(dataset: str, split: str, root: str | os.PathLike[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_dataset(
+    dataset: str, split: str, root: str | os.PathLike[str] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(images, labels)`` of ``split`` of one of :data:`DATASETS`."""
     checks.one_of("dataset", dataset, DATASETS)
     if dataset == "fashion-mnist":

@@ -3,6 +3,7 @@ gates, a folded scale and the excitation's gradients written out by hand.
 
 Used in "Overview", "Excitation" and "Recalibration"; each function says which.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,50 +30,81 @@ def crop_grid(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
     size = checks.positive_int("size", size)
     stride = checks.positive_int("stride", stride)
     if size > min(x.shape[2], x.shape[3]):
-        raise ValueError(f"size must be at most the map's height and width {tuple(x.shape[2:])}, got {size}")
-    crops = x.unfold(2, size, stride).unfold(3, size, stride)  # (B, C, rows, cols, size, size)
-    return crops.permute(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1], size, size).contiguous()
+        raise ValueError(
+            f"size must be at most the map's height and width {tuple(x.shape[2:])}, got {size}"
+        )
+    crops = x.unfold(2, size, stride).unfold(
+        3, size, stride
+    )  # (B, C, rows, cols, size, size)
+    return (
+        crops.permute(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1], size, size).contiguous()
+    )
 
 
-def se_shapes(block: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+def se_shapes(
+    block: nn.Module, input_shape: tuple[int, ...]
+) -> dict[str, tuple[int, ...]]:
     """The tensor shape after every step of an SE block (:data:`SE_STEPS`), from one forward pass on zeros.
 
     Forward hooks on the squeeze, on ``fc1``, ``act``, ``fc2`` and ``gate`` of the excitation, and on the block
     record what really flows through it. Used in "Overview" to label :func:`sebook.diagrams.se_block_diagram`.
     """
     if not isinstance(block, ChannelAttention):
-        raise TypeError(f"block must be an SE block (a ChannelAttention module), got {type(block).__name__}")
+        raise TypeError(
+            f"block must be an SE block (a ChannelAttention module), got {type(block).__name__}"
+        )
     parts = [("squeeze", block.squeeze)]
     for name in ("fc1", "act", "fc2", "gate"):
         part = getattr(block.excitation, name, None)
         if not isinstance(part, nn.Module):
-            raise ValueError(f"block.excitation has no {name!r} layer; se_shapes needs the SE excitation "
-                             f"(fc1, act, fc2, gate), got {type(block.excitation).__name__}")
+            raise ValueError(
+                f"block.excitation has no {name!r} layer; se_shapes needs the SE excitation "
+                f"(fc1, act, fc2, gate), got {type(block.excitation).__name__}"
+            )
         parts.append((name, part))
     x = zeros_input(block, input_shape)
     shapes: dict[str, tuple[int, ...]] = {"input": tuple(x.shape)}
-    run_with_hooks(block, x, lambda key: None, lambda key, _i, out: shapes.__setitem__(key, tuple(out.shape)),
-                    parts + [("output", block)])
+    run_with_hooks(
+        block,
+        x,
+        lambda key: None,
+        lambda key, _i, out: shapes.__setitem__(key, tuple(out.shape)),
+        parts + [("output", block)],
+    )
     return shapes
 
 
-def colour_casts(warmth: torch.Tensor, jitter: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def colour_casts(
+    warmth: torch.Tensor, jitter: float = 0.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Colour casts like those of warm light: (N, 3) multipliers of red, green and blue for N warmth values in [0, 1].
 
     Warmth ``t`` keeps red, multiplies green by ``1 - 0.3 t`` and blue by ``1 - 0.6 t`` (tungsten light is rich in
     red, poor in blue). With ``jitter``, each multiplier is also scaled by a random factor in ``[1 - jitter, 1]``.
     Used in "Overview": tint a photo with ``photo * casts[:, :, None, None]``.
     """
-    if not isinstance(warmth, torch.Tensor) or warmth.dim() != 1 or not warmth.is_floating_point():
+    if (
+        not isinstance(warmth, torch.Tensor)
+        or warmth.dim() != 1
+        or not warmth.is_floating_point()
+    ):
         raise TypeError(f"warmth must be a 1-D floating-point tensor, got {warmth!r}")
     if warmth.numel() and (warmth.min() < 0 or warmth.max() > 1):
-        raise ValueError(f"warmth must lie in [0, 1], got values from {float(warmth.min())} to {float(warmth.max())}")
-    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
+        raise ValueError(
+            f"warmth must lie in [0, 1], got values from {float(warmth.min())} to {float(warmth.max())}"
+        )
+    if (
+        isinstance(jitter, bool)
+        or not isinstance(jitter, (int, float))
+        or not 0 <= jitter < 1
+    ):
         raise ValueError(f"jitter must be a number in [0, 1), got {jitter!r}")
     t = warmth[:, None]
     casts = torch.cat([torch.ones_like(t), 1 - 0.3 * t, 1 - 0.6 * t], dim=1)
     if jitter:
-        casts = casts * (1 - jitter * torch.rand(casts.shape, generator=generator, dtype=casts.dtype))
+        casts = casts * (
+            1 - jitter * torch.rand(casts.shape, generator=generator, dtype=casts.dtype)
+        )
     return casts
 
 
@@ -90,8 +122,14 @@ class FittedGates:
     """Mean squared error between the SE block's gates and the target gates."""
 
 
-def fit_gates(z: torch.Tensor, targets: torch.Tensor, rd_channels: int, steps: int = 400, lr: float = 0.03,
-              seed: int = 0) -> FittedGates:
+def fit_gates(
+    z: torch.Tensor,
+    targets: torch.Tensor,
+    rd_channels: int,
+    steps: int = 400,
+    lr: float = 0.03,
+    seed: int = 0,
+) -> FittedGates:
     """Fit a fixed per-channel scale and an SE block's excitation to the same target gates (mean squared error).
 
     ``z`` (N, C) holds the squeezed descriptors of N inputs and ``targets`` (N, C) the gates each input should get.
@@ -103,7 +141,9 @@ def fit_gates(z: torch.Tensor, targets: torch.Tensor, rd_channels: int, steps: i
     z = checks.channel_vector(z, name="z")
     targets = checks.channel_vector(targets, z.shape[1], name="targets")
     if targets.shape != z.shape:
-        raise ValueError(f"targets must have the shape of z {tuple(z.shape)}, got {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must have the shape of z {tuple(z.shape)}, got {tuple(targets.shape)}"
+        )
     if targets.min() < 0 or targets.max() > 1:
         raise ValueError("targets must lie in [0, 1]: they are gates")
     steps = checks.positive_int("steps", steps)
@@ -119,7 +159,9 @@ def fit_gates(z: torch.Tensor, targets: torch.Tensor, rd_channels: int, steps: i
         optimizer = torch.optim.Adam([theta, *block.parameters()], lr=lr)
         for _ in range(steps):
             optimizer.zero_grad()
-            loss = ((block.excitation(z) - targets) ** 2).mean() + ((torch.sigmoid(theta) - targets) ** 2).mean()
+            loss = ((block.excitation(z) - targets) ** 2).mean() + (
+                (torch.sigmoid(theta) - targets) ** 2
+            ).mean()
             loss.backward()
             optimizer.step()
         with torch.no_grad():
@@ -141,13 +183,29 @@ def fold_scale(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
     if conv.groups != 1:
-        raise ValueError(f"conv must have groups=1 to absorb a per-channel scale this way, got groups={conv.groups}")
+        raise ValueError(
+            f"conv must have groups=1 to absorb a per-channel scale this way, got groups={conv.groups}"
+        )
     if not isinstance(scale, torch.Tensor) or scale.shape != (conv.in_channels,):
-        shape = tuple(scale.shape) if isinstance(scale, torch.Tensor) else type(scale).__name__
-        raise ValueError(f"scale must be a tensor of shape ({conv.in_channels},), one number per input channel, "
-                         f"got {shape}")
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                       conv.dilation, bias=conv.bias is not None, padding_mode=conv.padding_mode)
+        shape = (
+            tuple(scale.shape)
+            if isinstance(scale, torch.Tensor)
+            else type(scale).__name__
+        )
+        raise ValueError(
+            f"scale must be a tensor of shape ({conv.in_channels},), one number per input channel, "
+            f"got {shape}"
+        )
+    folded = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        bias=conv.bias is not None,
+        padding_mode=conv.padding_mode,
+    )
     with torch.no_grad():
         folded.weight.copy_(conv.weight * scale.to(conv.weight)[None, :, None, None])
         if conv.bias is not None:
@@ -155,7 +213,9 @@ def fold_scale(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
     return folded.to(conv.weight.device)
 
 
-def excitation_weight_gradients(excitation: nn.Module, z: torch.Tensor, grad_gates: torch.Tensor) -> dict[str, torch.Tensor]:
+def excitation_weight_gradients(
+    excitation: nn.Module, z: torch.Tensor, grad_gates: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Gradients of a loss w.r.t. the weights of a ReLU/sigmoid excitation, by backpropagation written out by hand.
 
     With ``h = relu(z W1^T + b1)``, ``a = h W2^T + b2`` and gates ``s = sigmoid(a)``, and ``grad_gates = dL/ds``
@@ -164,14 +224,24 @@ def excitation_weight_gradients(excitation: nn.Module, z: torch.Tensor, grad_gat
     ``excitation.named_parameters()``. "Recalibration" checks it against autograd.
     """
     if not isinstance(excitation, Excitation):
-        raise TypeError(f"excitation must be a sebook Excitation, got {type(excitation).__name__}")
-    if not (isinstance(excitation.act, nn.ReLU) and isinstance(excitation.gate, nn.Sigmoid)):
-        raise ValueError("excitation_weight_gradients derives the paper's excitation: act_layer='relu' and "
-                         f"gate_layer='sigmoid'; got {type(excitation.act).__name__} and {type(excitation.gate).__name__}")
+        raise TypeError(
+            f"excitation must be a sebook Excitation, got {type(excitation).__name__}"
+        )
+    if not (
+        isinstance(excitation.act, nn.ReLU) and isinstance(excitation.gate, nn.Sigmoid)
+    ):
+        raise ValueError(
+            "excitation_weight_gradients derives the paper's excitation: act_layer='relu' and "
+            f"gate_layer='sigmoid'; got {type(excitation.act).__name__} and {type(excitation.gate).__name__}"
+        )
     z = checks.channel_vector(z, excitation.channels, name="z")
-    grad_gates = checks.channel_vector(grad_gates, excitation.channels, name="grad_gates")
+    grad_gates = checks.channel_vector(
+        grad_gates, excitation.channels, name="grad_gates"
+    )
     if grad_gates.shape != z.shape:
-        raise ValueError(f"grad_gates must have the shape of z {tuple(z.shape)}, got {tuple(grad_gates.shape)}")
+        raise ValueError(
+            f"grad_gates must have the shape of z {tuple(z.shape)}, got {tuple(grad_gates.shape)}"
+        )
     fc1, fc2 = excitation.fc1, excitation.fc2
     with torch.no_grad():
         pre = torch.nn.functional.linear(z, fc1.weight, fc1.bias)

@@ -5,6 +5,7 @@ Used in the chapter "SE's family" for MobileNetV3-Large, RegNetY-400MF and Effic
 ``torch.utils.flop_counter`` (matrix products and convolutions, 1 MAC = 2 FLOPs) on the ``meta`` device, so no
 memory is allocated and nothing is computed; SE's pooling and scaling, elementwise work, count 0 there.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -43,10 +44,16 @@ def se_census(model: nn.Module, image_size: int = 224) -> dict[str, object]:
     blocks = se_blocks(model)
     image_size = checks.positive_int("image_size", image_size)
     param = next(model.parameters())
-    x = torch.zeros(1, 3, image_size, image_size, device=param.device, dtype=param.dtype)
+    x = torch.zeros(
+        1, 3, image_size, image_size, device=param.device, dtype=param.dtype
+    )
     sides: dict[str, int] = {}
-    hooks = [m.register_forward_pre_hook(lambda _m, args, key=n: sides.__setitem__(key, args[0].shape[-1]))
-             for n, m in blocks.items()]
+    hooks = [
+        m.register_forward_pre_hook(
+            lambda _m, args, key=n: sides.__setitem__(key, args[0].shape[-1])
+        )
+        for n, m in blocks.items()
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -63,7 +70,14 @@ def se_census(model: nn.Module, image_size: int = 224) -> dict[str, object]:
     se_parameters = sum(p.numel() for m in blocks.values() for p in m.parameters())
     flops = int(counter.get_total_flops())
     return {
-        "placements": [SEPlacement(n, m.channels, m.excitation.rd_channels, sides[n]) for n, m in blocks.items()],
-        "parameters": parameters, "se_parameters": se_parameters, "parameter_share": se_parameters / parameters,
-        "flops": flops, "se_flops": int(se_flops), "flop_share": se_flops / flops,
+        "placements": [
+            SEPlacement(n, m.channels, m.excitation.rd_channels, sides[n])
+            for n, m in blocks.items()
+        ],
+        "parameters": parameters,
+        "se_parameters": se_parameters,
+        "parameter_share": se_parameters / parameters,
+        "flops": flops,
+        "se_flops": int(se_flops),
+        "flop_share": se_flops / flops,
     }

@@ -3,6 +3,7 @@
 Boxes and arrows drawn with matplotlib; every function returns a ``Figure`` with a title. Used in "Overview",
 "SE-ResNet" and "MBConv".
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,19 +15,34 @@ from matplotlib.figure import Figure
 _SE_COLOUR, _BOX_COLOUR, _ADD_COLOUR = "#f4a261", "#dbe9f6", "white"
 
 
-def _node(ax: plt.Axes, x: float, y: float, text: str, kind: str = "box", width: float = 0.5) -> None:
+def _node(
+    ax: plt.Axes, x: float, y: float, text: str, kind: str = "box", width: float = 0.5
+) -> None:
     """One node of a block diagram: a box (``"box"``, ``"se"``), a sum (``"add"``) or plain text (``"text"``)."""
     if kind == "add":
-        ax.add_patch(matplotlib.patches.Circle((x, y), 0.035, facecolor=_ADD_COLOUR, edgecolor="black", zorder=3))
+        ax.add_patch(
+            matplotlib.patches.Circle(
+                (x, y), 0.035, facecolor=_ADD_COLOUR, edgecolor="black", zorder=3
+            )
+        )
         ax.text(x, y, "+", ha="center", va="center", fontsize=11, zorder=4)
         return
     if kind == "text":
         ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=4)
         return
     colour = _SE_COLOUR if kind == "se" else _BOX_COLOUR
-    ax.add_patch(matplotlib.patches.FancyBboxPatch((x - width / 2, y - 0.045), width, 0.09,
-                                                   boxstyle="round,pad=0.01", facecolor=colour,
-                                                   edgecolor="black", linewidth=0.8, zorder=3))
+    ax.add_patch(
+        matplotlib.patches.FancyBboxPatch(
+            (x - width / 2, y - 0.045),
+            width,
+            0.09,
+            boxstyle="round,pad=0.01",
+            facecolor=colour,
+            edgecolor="black",
+            linewidth=0.8,
+            zorder=3,
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=4)
 
 
@@ -34,8 +50,19 @@ def _edge(ax: plt.Axes, points: Sequence[tuple[float, float]]) -> None:
     """A polyline from the first point to the last, with an arrow head at the end."""
     xs, ys = zip(*points)
     ax.plot(xs[:-1], ys[:-1], color="black", linewidth=0.9, zorder=1)
-    ax.annotate("", xy=points[-1], xytext=points[-2], zorder=2,
-                arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 0.9, "shrinkA": 0, "shrinkB": 6})
+    ax.annotate(
+        "",
+        xy=points[-1],
+        xytext=points[-2],
+        zorder=2,
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": "black",
+            "linewidth": 0.9,
+            "shrinkA": 0,
+            "shrinkB": 6,
+        },
+    )
 
 
 def integration_diagrams() -> Figure:
@@ -47,13 +74,23 @@ def integration_diagrams() -> Figure:
     fig, axes = plt.subplots(1, 4, figsize=(9.6, 3.9))
     L, R = 0.2, 0.62  # x of the shortcut and of the residual branch
     for ax, variant in zip(axes, ("standard", "pre", "post", "identity")):
-        ax.set(xlim=(0, 1), ylim=(-0.06, 1), title=f"SE-{variant}" if variant != "standard" else "standard SE")
+        ax.set(
+            xlim=(0, 1),
+            ylim=(-0.06, 1),
+            title=f"SE-{variant}" if variant != "standard" else "standard SE",
+        )
         ax.axis("off")
         _node(ax, 0.45, 0.96, "input x", "text")
         branch_top = 0.80 if variant == "pre" else 0.66
         if variant == "pre":
             _node(ax, R, 0.80, "SE", "se", 0.3)
-        _node(ax, R, 0.62 if variant == "pre" else 0.66, "residual\n1x1, 3x3, 1x1", width=0.42)
+        _node(
+            ax,
+            R,
+            0.62 if variant == "pre" else 0.66,
+            "residual\n1x1, 3x3, 1x1",
+            width=0.42,
+        )
         if variant == "standard":
             _node(ax, R, 0.47, "SE", "se", 0.3)
         if variant == "identity":
@@ -76,18 +113,30 @@ def integration_diagrams() -> Figure:
             _edge(ax, [(L, 0.505), (L, 0.34), (0.41, 0.34)])
         else:
             _edge(ax, [(0.45, 0.88), (L, 0.88), (L, 0.34), (0.41, 0.34)])
-        ax.text(L - 0.03, 0.74, "shortcut", rotation=90, ha="right", va="center", fontsize=8)
+        ax.text(
+            L - 0.03, 0.74, "shortcut", rotation=90, ha="right", va="center", fontsize=8
+        )
         _edge(ax, [(0.45, 0.305), (0.45, 0.27)])
         if variant == "post":
             _edge(ax, [(0.45, 0.175), (0.45, 0.128)])
-        _edge(ax, [(0.45, 0.035 if variant == "post" else 0.175), (0.45, -0.05 if variant == "post" else 0.06)])
+        _edge(
+            ax,
+            [
+                (0.45, 0.035 if variant == "post" else 0.175),
+                (0.45, -0.05 if variant == "post" else 0.06),
+            ],
+        )
     fig.suptitle("Four places for SE in a residual unit (SE in orange)")
     fig.tight_layout()
     return fig
 
 
-def block_flow_diagrams(panels: dict[str, Sequence[str]], title: str, residual: bool = True,
-                        highlight: str = "SE") -> Figure:
+def block_flow_diagrams(
+    panels: dict[str, Sequence[str]],
+    title: str,
+    residual: bool = True,
+    highlight: str = "SE",
+) -> Figure:
     """Side-by-side flow diagrams of blocks, each a top-to-bottom list of layer labels (one panel per block).
 
     Labels that start with ``highlight`` are drawn in orange; with ``residual`` the input is added back after
@@ -96,7 +145,9 @@ def block_flow_diagrams(panels: dict[str, Sequence[str]], title: str, residual: 
     if not panels:
         raise ValueError("panels must name at least one block")
     n_rows = max(len(v) for v in panels.values())
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.75 * n_rows + 1.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.6 * len(panels), 0.75 * n_rows + 1.6), squeeze=False
+    )
     for ax, (name, labels) in zip(axes[0], panels.items()):
         ax.set(xlim=(0, 1), ylim=(0, 1), title=name)
         ax.axis("off")
@@ -105,7 +156,9 @@ def block_flow_diagrams(panels: dict[str, Sequence[str]], title: str, residual: 
         _node(ax, 0.5, 0.95, "input", "text")
         previous = 0.92
         for y, label in zip(ys, labels):
-            _node(ax, 0.5, y, label, "se" if label.startswith(highlight) else "box", 0.72)
+            _node(
+                ax, 0.5, y, label, "se" if label.startswith(highlight) else "box", 0.72
+            )
             _edge(ax, [(0.5, previous), (0.5, y + 0.05)])
             previous = y - 0.045
         if residual:
@@ -113,27 +166,61 @@ def block_flow_diagrams(panels: dict[str, Sequence[str]], title: str, residual: 
             _node(ax, 0.5, y_add, "", "add")
             _edge(ax, [(0.5, previous), (0.5, y_add + 0.035)])
             _edge(ax, [(0.5, 0.92), (0.05, 0.92), (0.05, y_add), (0.465, y_add)])
-            ax.text(0.035, (0.92 + y_add) / 2, "identity", rotation=90, ha="right", va="center", fontsize=8)
+            ax.text(
+                0.035,
+                (0.92 + y_add) / 2,
+                "identity",
+                rotation=90,
+                ha="right",
+                va="center",
+                fontsize=8,
+            )
             previous = y_add - 0.035
         _edge(ax, [(0.5, previous), (0.5, max(previous - 0.07, 0.0))])
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
-_STEP_COLOURS = {"squeeze": "#a8dadc", "excitation": "#f4a261", "recalibration": "#b7e4c7"}
 
-_SYMBOLIC_SHAPES = {"input": "B × C × H × W", "squeeze": "B × C", "fc1": "B × C/r", "act": "B × C/r", "fc2": "B × C",
-                    "gate": "B × C", "output": "B × C × H × W"}
+_STEP_COLOURS = {
+    "squeeze": "#a8dadc",
+    "excitation": "#f4a261",
+    "recalibration": "#b7e4c7",
+}
+
+_SYMBOLIC_SHAPES = {
+    "input": "B × C × H × W",
+    "squeeze": "B × C",
+    "fc1": "B × C/r",
+    "act": "B × C/r",
+    "fc2": "B × C",
+    "gate": "B × C",
+    "output": "B × C × H × W",
+}
 
 
-def _step_box(ax: plt.Axes, x: float, y: float, text: str, step: str, width: float = 0.42) -> None:
-    ax.add_patch(matplotlib.patches.FancyBboxPatch((x - width / 2, y - 0.035), width, 0.07,
-                                                   boxstyle="round,pad=0.008", facecolor=_STEP_COLOURS[step],
-                                                   edgecolor="black", linewidth=0.8, zorder=3))
+def _step_box(
+    ax: plt.Axes, x: float, y: float, text: str, step: str, width: float = 0.42
+) -> None:
+    ax.add_patch(
+        matplotlib.patches.FancyBboxPatch(
+            (x - width / 2, y - 0.035),
+            width,
+            0.07,
+            boxstyle="round,pad=0.008",
+            facecolor=_STEP_COLOURS[step],
+            edgecolor="black",
+            linewidth=0.8,
+            zorder=3,
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=4)
 
 
-def se_block_diagram(shapes: dict[str, tuple[int, ...]] | None = None, title: str = "The SE block, step by step") -> Figure:
+def se_block_diagram(
+    shapes: dict[str, tuple[int, ...]] | None = None,
+    title: str = "The SE block, step by step",
+) -> Figure:
     """The SE pipeline as boxes and arrows, with the tensor shape on every arrow.
 
     Squeeze (blue), excitation (orange: FC, ReLU, FC, sigmoid) and recalibration (green, the product with the
@@ -143,7 +230,9 @@ def se_block_diagram(shapes: dict[str, tuple[int, ...]] | None = None, title: st
     if shapes is not None:
         missing = [k for k in _SYMBOLIC_SHAPES if k not in shapes]
         if missing:
-            raise ValueError(f"shapes lacks the steps {missing}; pass the dict returned by demos.se_shapes")
+            raise ValueError(
+                f"shapes lacks the steps {missing}; pass the dict returned by demos.se_shapes"
+            )
 
     def label(step: str) -> str:
         text = _SYMBOLIC_SHAPES[step]
@@ -153,30 +242,92 @@ def se_block_diagram(shapes: dict[str, tuple[int, ...]] | None = None, title: st
     ax.set(xlim=(0, 1), ylim=(0, 1), title=title)
     ax.axis("off")
     x, skip_x = 0.45, 0.08
-    steps = [(0.84, "squeeze: global average pool", "squeeze"), (0.70, "FC 1:  C → C/r", "excitation"),
-             (0.58, "ReLU", "excitation"), (0.46, "FC 2:  C/r → C", "excitation"),
-             (0.34, "sigmoid", "excitation")]
-    ax.text(x, 0.97, "input feature map  U", ha="center", va="center", fontsize=10, zorder=4)
+    steps = [
+        (0.84, "squeeze: global average pool", "squeeze"),
+        (0.70, "FC 1:  C → C/r", "excitation"),
+        (0.58, "ReLU", "excitation"),
+        (0.46, "FC 2:  C/r → C", "excitation"),
+        (0.34, "sigmoid", "excitation"),
+    ]
+    ax.text(
+        x, 0.97, "input feature map  U", ha="center", va="center", fontsize=10, zorder=4
+    )
     for y, text, step in steps:
         _step_box(ax, x, y, text, step)
     y_scale = 0.19
-    ax.add_patch(matplotlib.patches.Circle((x, y_scale), 0.035, facecolor=_STEP_COLOURS["recalibration"],
-                                           edgecolor="black", zorder=3))
+    ax.add_patch(
+        matplotlib.patches.Circle(
+            (x, y_scale),
+            0.035,
+            facecolor=_STEP_COLOURS["recalibration"],
+            edgecolor="black",
+            zorder=3,
+        )
+    )
     ax.text(x, y_scale, "×", ha="center", va="center", fontsize=13, zorder=4)
-    ax.text(x, 0.03, "output  X̃ = s · U  (per channel)", ha="center", va="center", fontsize=10, zorder=4)
-    arrows = [(0.95, 0.875, "input"), (0.805, 0.735, "squeeze"), (0.665, 0.615, "fc1"), (0.545, 0.495, "act"),
-              (0.425, 0.375, "fc2"), (0.305, y_scale + 0.035, "gate"), (y_scale - 0.035, 0.055, "output")]
+    ax.text(
+        x,
+        0.03,
+        "output  X̃ = s · U  (per channel)",
+        ha="center",
+        va="center",
+        fontsize=10,
+        zorder=4,
+    )
+    arrows = [
+        (0.95, 0.875, "input"),
+        (0.805, 0.735, "squeeze"),
+        (0.665, 0.615, "fc1"),
+        (0.545, 0.495, "act"),
+        (0.425, 0.375, "fc2"),
+        (0.305, y_scale + 0.035, "gate"),
+        (y_scale - 0.035, 0.055, "output"),
+    ]
     for top, bottom, step in arrows:
         _edge(ax, [(x, top), (x, bottom)])
         name = {"gate": "gates s:  ", "squeeze": "z:  "}.get(step, "")
-        ax.text(x + 0.03, (top + bottom) / 2, name + label(step), ha="left", va="center", fontsize=8,
-                color="0.15")
-    _edge(ax, [(x - 0.01, 0.95), (skip_x, 0.95), (skip_x, y_scale), (x - 0.035, y_scale)])
-    ax.text(skip_x - 0.015, 0.55, "U itself:  " + label("input"), rotation=90, ha="right", va="center", fontsize=8,
-            color="0.15")
-    for (y0, y1), name in [((0.81, 0.87), "squeeze"), ((0.31, 0.73), "excitation"),
-                           ((y_scale - 0.035, y_scale + 0.035), "recalibration")]:
-        ax.plot([0.985, 0.985], [y0, y1], color=_STEP_COLOURS[name], linewidth=6, solid_capstyle="butt")
-        ax.text(0.965, (y0 + y1) / 2, name, ha="right", va="center", fontsize=9, fontweight="bold")
+        ax.text(
+            x + 0.03,
+            (top + bottom) / 2,
+            name + label(step),
+            ha="left",
+            va="center",
+            fontsize=8,
+            color="0.15",
+        )
+    _edge(
+        ax, [(x - 0.01, 0.95), (skip_x, 0.95), (skip_x, y_scale), (x - 0.035, y_scale)]
+    )
+    ax.text(
+        skip_x - 0.015,
+        0.55,
+        "U itself:  " + label("input"),
+        rotation=90,
+        ha="right",
+        va="center",
+        fontsize=8,
+        color="0.15",
+    )
+    for (y0, y1), name in [
+        ((0.81, 0.87), "squeeze"),
+        ((0.31, 0.73), "excitation"),
+        ((y_scale - 0.035, y_scale + 0.035), "recalibration"),
+    ]:
+        ax.plot(
+            [0.985, 0.985],
+            [y0, y1],
+            color=_STEP_COLOURS[name],
+            linewidth=6,
+            solid_capstyle="butt",
+        )
+        ax.text(
+            0.965,
+            (y0 + y1) / 2,
+            name,
+            ha="right",
+            va="center",
+            fontsize=9,
+            fontweight="bold",
+        )
     fig.tight_layout()
     return fig

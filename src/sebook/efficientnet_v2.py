@@ -8,6 +8,7 @@ block there. The last three stages are EfficientNet's MBConv (:class:`sebook.blo
 depthwise convolution, on the expanded width, with ``max(1, in_channels // 4)`` hidden units (a quarter of the
 block's *input* width) and SiLU inside. BatchNorm uses ``eps=1e-3``. Explained in "SE's family".
 """
+
 from __future__ import annotations
 
 import math
@@ -33,14 +34,17 @@ class EfficientNetV2Stage(NamedTuple):
     repeats: int
 
 
-EFFICIENTNET_V2_S_STAGES = tuple(EfficientNetV2Stage(*row) for row in (
-    ("fused", 1, 3, 1, 24, 24, 2),
-    ("fused", 4, 3, 2, 24, 48, 4),
-    ("fused", 4, 3, 2, 48, 64, 4),
-    ("mbconv", 4, 3, 2, 64, 128, 6),
-    ("mbconv", 6, 3, 1, 128, 160, 9),
-    ("mbconv", 6, 3, 2, 160, 256, 15),
-))
+EFFICIENTNET_V2_S_STAGES = tuple(
+    EfficientNetV2Stage(*row)
+    for row in (
+        ("fused", 1, 3, 1, 24, 24, 2),
+        ("fused", 4, 3, 2, 24, 48, 4),
+        ("fused", 4, 3, 2, 48, 64, 4),
+        ("mbconv", 4, 3, 2, 64, 128, 6),
+        ("mbconv", 6, 3, 1, 128, 160, 9),
+        ("mbconv", 6, 3, 2, 160, 256, 15),
+    )
+)
 """EfficientNetV2-S's six stages (Tan & Le 2021, Table 4; torchvision's ``efficientnet_v2_s``)."""
 
 BLOCK_TYPES = ("fused", "mbconv")
@@ -53,16 +57,31 @@ class FusedMBConv(nn.Module):
     No SE. SiLU after the first convolution; the residual (stride 1, same width) passes through stochastic depth.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expand_ratio: int, kernel_size: int, stride: int,
-                 stochastic_depth_prob: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        expand_ratio: int,
+        kernel_size: int,
+        stride: int,
+        stochastic_depth_prob: float = 0.0,
+    ) -> None:
         super().__init__()
         expanded = in_channels * expand_ratio
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if expanded != in_channels:
-            layers["expand"] = conv_bn(in_channels, expanded, kernel_size, stride, act=nn.SiLU(inplace=True))
+            layers["expand"] = conv_bn(
+                in_channels, expanded, kernel_size, stride, act=nn.SiLU(inplace=True)
+            )
             layers["project"] = conv_bn(expanded, out_channels, 1)
         else:
-            layers["conv"] = conv_bn(in_channels, out_channels, kernel_size, stride, act=nn.SiLU(inplace=True))
+            layers["conv"] = conv_bn(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                act=nn.SiLU(inplace=True),
+            )
         self.block = nn.Sequential(layers)
         self.use_residual = stride == 1 and in_channels == out_channels
         self.stochastic_depth = StochasticDepth(stochastic_depth_prob)
@@ -85,38 +104,75 @@ class EfficientNetV2(nn.Module):
         stochastic_depth_prob: drop probability of the last block's residual branch.
     """
 
-    def __init__(self, stages: tuple[EfficientNetV2Stage, ...] = EFFICIENTNET_V2_S_STAGES, *,
-                 head_channels: int = 1280, num_classes: int = 1000, dropout: float = 0.2,
-                 stochastic_depth_prob: float = 0.2) -> None:
+    def __init__(
+        self,
+        stages: tuple[EfficientNetV2Stage, ...] = EFFICIENTNET_V2_S_STAGES,
+        *,
+        head_channels: int = 1280,
+        num_classes: int = 1000,
+        dropout: float = 0.2,
+        stochastic_depth_prob: float = 0.2,
+    ) -> None:
         super().__init__()
         if not stages or not all(isinstance(s, EfficientNetV2Stage) for s in stages):
-            raise TypeError("stages must be a non-empty tuple of EfficientNetV2Stage rows")
+            raise TypeError(
+                "stages must be a non-empty tuple of EfficientNetV2Stage rows"
+            )
         for s in stages:
             checks.one_of("block", s.block, BLOCK_TYPES)
         head_channels = checks.positive_int("head_channels", head_channels)
         num_classes = checks.positive_int("num_classes", num_classes)
-        for name, p in (("dropout", dropout), ("stochastic_depth_prob", stochastic_depth_prob)):
+        for name, p in (
+            ("dropout", dropout),
+            ("stochastic_depth_prob", stochastic_depth_prob),
+        ):
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
         features: OrderedDict[str, nn.Module] = OrderedDict(
-            stem=conv_bn(3, stages[0].in_channels, 3, 2, act=nn.SiLU(inplace=True)))
+            stem=conv_bn(3, stages[0].in_channels, 3, 2, act=nn.SiLU(inplace=True))
+        )
         total, index = sum(s.repeats for s in stages), 0
         for i, s in enumerate(stages):
             blocks: list[nn.Module] = []
             for j in range(s.repeats):
-                c_in, stride = (s.in_channels, s.stride) if j == 0 else (s.out_channels, 1)
+                c_in, stride = (
+                    (s.in_channels, s.stride) if j == 0 else (s.out_channels, 1)
+                )
                 p = stochastic_depth_prob * index / total
                 if s.block == "fused":
-                    blocks.append(FusedMBConv(c_in, s.out_channels, s.expand_ratio, s.kernel_size, stride, p))
+                    blocks.append(
+                        FusedMBConv(
+                            c_in,
+                            s.out_channels,
+                            s.expand_ratio,
+                            s.kernel_size,
+                            stride,
+                            p,
+                        )
+                    )
                 else:
-                    blocks.append(MBConv(c_in, s.out_channels, s.expand_ratio, s.kernel_size, stride,
-                                         se_placement="efficientnet", rd_ratio=0.25, stochastic_depth_prob=p))
+                    blocks.append(
+                        MBConv(
+                            c_in,
+                            s.out_channels,
+                            s.expand_ratio,
+                            s.kernel_size,
+                            stride,
+                            se_placement="efficientnet",
+                            rd_ratio=0.25,
+                            stochastic_depth_prob=p,
+                        )
+                    )
                 index += 1
             features[f"stage{i + 1}"] = nn.Sequential(*blocks)
-        features["head"] = conv_bn(stages[-1].out_channels, head_channels, 1, act=nn.SiLU(inplace=True))
+        features["head"] = conv_bn(
+            stages[-1].out_channels, head_channels, 1, act=nn.SiLU(inplace=True)
+        )
         self.features = nn.Sequential(features)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True), nn.Linear(head_channels, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout, inplace=True), nn.Linear(head_channels, num_classes)
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -133,8 +189,14 @@ class EfficientNetV2(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-def efficientnet_v2_s(*, num_classes: int = 1000, dropout: float = 0.2,
-                      stochastic_depth_prob: float = 0.2) -> EfficientNetV2:
+def efficientnet_v2_s(
+    *, num_classes: int = 1000, dropout: float = 0.2, stochastic_depth_prob: float = 0.2
+) -> EfficientNetV2:
     """EfficientNetV2-S (Tan & Le 2021): 21,458,488 parameters, as torchvision's ``efficientnet_v2_s``."""
-    return EfficientNetV2(EFFICIENTNET_V2_S_STAGES, head_channels=1280, num_classes=num_classes, dropout=dropout,
-                          stochastic_depth_prob=stochastic_depth_prob)
+    return EfficientNetV2(
+        EFFICIENTNET_V2_S_STAGES,
+        head_channels=1280,
+        num_classes=num_classes,
+        dropout=dropout,
+        stochastic_depth_prob=stochastic_depth_prob,
+    )

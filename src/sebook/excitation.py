@@ -3,6 +3,7 @@
 Hu et al., *Squeeze-and-Excitation Networks*, Sec. 3.2 (Eq. 3): ``s = sigmoid(W2 relu(W1 z))`` with
 ``W1: C -> C/r`` and ``W2: C/r -> C``. Explained in the chapter "Excitation".
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,30 +25,49 @@ class ChannelSoftmax(nn.Module):
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "gelu": nn.GELU, "hard_swish": nn.Hardswish,
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "hard_swish": nn.Hardswish,
 }
 """Names accepted for ``act_layer``, the nonlinearity inside the bottleneck."""
 
 GATES: dict[str, type[nn.Module]] = {
-    "sigmoid": nn.Sigmoid, "hard_sigmoid": nn.Hardsigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-    "softmax": ChannelSoftmax, "identity": nn.Identity,
+    "sigmoid": nn.Sigmoid,
+    "hard_sigmoid": nn.Hardsigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "softmax": ChannelSoftmax,
+    "identity": nn.Identity,
 }
 """Names accepted for ``gate_layer``, the function that turns excitation logits into channel weights."""
 
 
-def create_layer(spec: LayerSpec, table: dict[str, type[nn.Module]], name: str) -> nn.Module:
+def create_layer(
+    spec: LayerSpec, table: dict[str, type[nn.Module]], name: str
+) -> nn.Module:
     """Build a layer from a name in ``table`` or from a zero-argument callable (such as a module class)."""
     if isinstance(spec, str):
         return table[checks.one_of(name, spec, table)]()
     if callable(spec):
         layer = spec()
         if not isinstance(layer, nn.Module):
-            raise TypeError(f"{name} must build an nn.Module, got {type(layer).__name__}")
+            raise TypeError(
+                f"{name} must build an nn.Module, got {type(layer).__name__}"
+            )
         return layer
-    raise TypeError(f"{name} must be one of {', '.join(map(repr, table))} or an nn.Module class, got {spec!r}")
+    raise TypeError(
+        f"{name} must be one of {', '.join(map(repr, table))} or an nn.Module class, got {spec!r}"
+    )
 
 
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
+def make_divisible(
+    value: float,
+    divisor: int = 8,
+    min_value: int | None = None,
+    round_limit: float = 0.9,
+) -> int:
     """Round ``value`` to the nearest multiple of ``divisor``, never below ``min_value`` (default ``divisor``).
 
     If rounding down loses more than ``1 - round_limit`` of ``value``, one more ``divisor`` is added.
@@ -55,7 +75,9 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None,
     """
     divisor = checks.positive_int("divisor", divisor)
     checks.positive_number("value", value)
-    min_value = divisor if min_value is None else checks.positive_int("min_value", min_value)
+    min_value = (
+        divisor if min_value is None else checks.positive_int("min_value", min_value)
+    )
     rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
     if rounded < round_limit * value:
         rounded += divisor
@@ -88,8 +110,17 @@ class Excitation(nn.Module):
         bias: whether the two linear layers have biases (the paper's do).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
-                 act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid", bias: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        act_layer: LayerSpec = "relu",
+        gate_layer: LayerSpec = "sigmoid",
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         if rd_channels is None:

@@ -3,6 +3,7 @@
 Every function returns a ``matplotlib.figure.Figure`` at most 8.5 inches (680 pixels at the book's 80 dpi) wide, so
 it is shown at its natural size in the site's column; the chapters add alt text. Used in "Learned channel weights".
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -18,13 +19,18 @@ COLOURS = ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:pu
 """One colour per variant, in the order the variants are given."""
 
 
-def learning_curves(panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]], ylabel: str = "test accuracy (%)",
-                    title: str = "Test accuracy after each epoch") -> Figure:
+def learning_curves(
+    panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
+    ylabel: str = "test accuracy (%)",
+    title: str = "Test accuracy after each epoch",
+) -> Figure:
     """One panel per data set: a thin line per seed, a thick line for the mean over seeds, one colour per variant.
 
     ``panels[panel title][variant] = [[value per epoch] per seed]``.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.9), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels), 3.9), squeeze=False
+    )
     for ax, (panel, variants) in zip(axes[0], panels.items()):
         for colour, (name, curves) in zip(COLOURS, variants.items()):
             values = np.asarray(curves, dtype=float)
@@ -34,15 +40,25 @@ def learning_curves(panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
         ax.set(title=panel, xlabel="epoch", ylabel=ylabel, xticks=epochs)
         ax.grid(True, alpha=0.3)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
-               title="thin lines: single seeds; thick lines: their mean", title_fontsize=9)
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=len(labels),
+        frameon=False,
+        title="thin lines: single seeds; thick lines: their mean",
+        title_fontsize=9,
+    )
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 
-def forest_plot(intervals: Mapping[str, Mapping[str, float]], title: str,
-                xlabel: str = "difference of mean test accuracy (points)") -> Figure:
+def forest_plot(
+    intervals: Mapping[str, Mapping[str, float]],
+    title: str,
+    xlabel: str = "difference of mean test accuracy (points)",
+) -> Figure:
     """One row per comparison: its difference as a dot and its confidence interval as a bar, with a line at zero.
 
     ``intervals[label]`` holds ``difference``, ``low`` and ``high`` (e.g. from
@@ -53,7 +69,13 @@ def forest_plot(intervals: Mapping[str, Mapping[str, float]], title: str,
     fig, ax = plt.subplots(figsize=(6.8, 0.55 * len(labels) + 1.3))
     for row, label in zip(y, labels):
         d = intervals[label]
-        ax.plot([d["low"], d["high"]], [row, row], color="tab:blue", linewidth=3, solid_capstyle="butt")
+        ax.plot(
+            [d["low"], d["high"]],
+            [row, row],
+            color="tab:blue",
+            linewidth=3,
+            solid_capstyle="butt",
+        )
         ax.plot(d["difference"], row, "o", color="black")
     ax.axvline(0, color="0.3", linestyle="--", linewidth=1)
     ax.set(title=title, xlabel=xlabel, yticks=y, ylim=(y.min() - 0.7, y.max() + 0.7))
@@ -63,13 +85,22 @@ def forest_plot(intervals: Mapping[str, Mapping[str, float]], title: str,
     return fig
 
 
-def colour_images(images: torch.Tensor | np.ndarray, captions: Sequence[str], title: str, ncols: int = 6) -> Figure:
+def colour_images(
+    images: torch.Tensor | np.ndarray,
+    captions: Sequence[str],
+    title: str,
+    ncols: int = 6,
+) -> Figure:
     """Small (N, 3, H, W) images, red, green and blue clipped to [0, 1], each with its caption underneath."""
     images = np.clip(as_array(images).transpose(0, 2, 3, 1), 0, 1)
     if len(captions) != len(images):
-        raise ValueError(f"captions must have one entry per image: expected {len(images)}, got {len(captions)}")
+        raise ValueError(
+            f"captions must have one entry per image: expected {len(images)}, got {len(captions)}"
+        )
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows + 0.4), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -83,14 +114,24 @@ def colour_images(images: torch.Tensor | np.ndarray, captions: Sequence[str], ti
     return fig
 
 
-def gate_heatmaps(panels: Mapping[str, torch.Tensor | np.ndarray], row_labels: Sequence[str], title: str,
-                  xlabel: str = "channel of the first SE block") -> Figure:
+def gate_heatmaps(
+    panels: Mapping[str, torch.Tensor | np.ndarray],
+    row_labels: Sequence[str],
+    title: str,
+    xlabel: str = "channel of the first SE block",
+) -> Figure:
     """Panels of (K, C) mean gates, one row per group of images (e.g. per lit channel), on one colour scale [0, 1]."""
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.8, 1.0 + 1.0 * len(panels) * len(row_labels) / 3),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(6.8, 1.0 + 1.0 * len(panels) * len(row_labels) / 3),
+        squeeze=False,
+    )
     image = None
     for ax, (panel, values) in zip(axes[:, 0], panels.items()):
-        image = ax.imshow(as_array(values), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        image = ax.imshow(
+            as_array(values), vmin=0, vmax=1, cmap="viridis", aspect="auto"
+        )
         ax.set_title(panel, fontsize=10)
         ax.set_yticks(range(len(row_labels)))
         ax.set_yticklabels(row_labels)
@@ -98,22 +139,37 @@ def gate_heatmaps(panels: Mapping[str, torch.Tensor | np.ndarray], row_labels: S
     axes[-1, 0].set_xlabel(xlabel)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.colorbar(image, ax=axes[:, 0].tolist(), label="mean gate", fraction=0.04, pad=0.02)
+    fig.colorbar(
+        image, ax=axes[:, 0].tolist(), label="mean gate", fraction=0.04, pad=0.02
+    )
     return fig
 
 
-def group_histograms(panels: Mapping[str, Mapping[str, torch.Tensor | np.ndarray]], colours: Sequence[str],
-                     title: str, xlabel: str = "gate value", bins: int = 40) -> Figure:
+def group_histograms(
+    panels: Mapping[str, Mapping[str, torch.Tensor | np.ndarray]],
+    colours: Sequence[str],
+    title: str,
+    xlabel: str = "gate value",
+    bins: int = 40,
+) -> Figure:
     """Side-by-side panels of overlaid histograms on [0, 1]: ``panels[panel title][group] = values``.
 
     Each group (e.g. the images of one lit colour) gets its colour from ``colours``, in order; the y axis counts
     images.
     """
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(2.8 * len(panels), 3.2), squeeze=False, sharey=True
+    )
     edges = np.linspace(0, 1, bins + 1)
     for ax, (panel, groups) in zip(axes[0], panels.items()):
         for colour, (name, values) in zip(colours, groups.items()):
-            ax.hist(as_array(values).ravel(), bins=edges, alpha=0.55, color=colour, label=name)
+            ax.hist(
+                as_array(values).ravel(),
+                bins=edges,
+                alpha=0.55,
+                color=colour,
+                label=name,
+            )
         ax.set(title=panel, xlabel=xlabel, xlim=(0, 1))
     axes[0, 0].set_ylabel("images")
     handles, labels = axes[0, 0].get_legend_handles_labels()

@@ -2,6 +2,7 @@
 
 Book style (:mod:`sebook.style`): white figures, titled panels, one colour bar per panel.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -11,8 +12,12 @@ from matplotlib.figure import Figure
 from .style import as_array
 
 
-def map_row(panels: dict[str, torch.Tensor], title: str, cmaps: dict[str, str] | None = None,
-            width: float = 7.2) -> Figure:
+def map_row(
+    panels: dict[str, torch.Tensor],
+    title: str,
+    cmaps: dict[str, str] | None = None,
+    width: float = 7.2,
+) -> Figure:
     """One row of (H, W) maps, each with its title and colour bar; axes in pixels.
 
     ``cmaps`` picks a colour map per panel (default ``"gray"`` for the first panel, the input, and
@@ -22,11 +27,17 @@ def map_row(panels: dict[str, torch.Tensor], title: str, cmaps: dict[str, str] |
         raise ValueError("panels must hold at least one (H, W) map")
     for name, m in panels.items():
         if not isinstance(m, torch.Tensor) or m.dim() != 2:
-            raise ValueError(f"panel {name!r} must be a 2-D (H, W) tensor, got {getattr(m, 'shape', type(m))}")
+            raise ValueError(
+                f"panel {name!r} must be a 2-D (H, W) tensor, got {getattr(m, 'shape', type(m))}"
+            )
     cmaps = cmaps or {}
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, width / len(panels) + 0.9), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(width, width / len(panels) + 0.9), squeeze=False
+    )
     for i, (ax, (name, m)) in enumerate(zip(axes[0], panels.items())):
-        image = ax.imshow(as_array(m), cmap=cmaps.get(name, "gray" if i == 0 else "viridis"))
+        image = ax.imshow(
+            as_array(m), cmap=cmaps.get(name, "gray" if i == 0 else "viridis")
+        )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("x (pixels)", fontsize=8)
         if i == 0:

@@ -5,6 +5,7 @@
 convolutions without attention. Trained by :mod:`sebook.train`, stored by :mod:`sebook.checkpoints`; explained in
 "Learned channel weights" and "The reduction ratio, measured", used again in "Ablations" and "Successors".
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,15 +60,26 @@ class FashionNetConfig:
         checks.positive_int("rd_divisor", self.rd_divisor)
         checks.positive_int("in_channels", self.in_channels)
         checks.one_of("attention", self.attention, ATTENTION)
-        object.__setattr__(self, "reduction", checks.positive_number("reduction", self.reduction))
+        object.__setattr__(
+            self, "reduction", checks.positive_number("reduction", self.reduction)
+        )
         checks.one_of("squeeze", self.squeeze, SQUEEZE_MODES)
         checks.one_of("gate", self.gate, GATES)
         checks.one_of("integration", self.integration, INTEGRATIONS)
         widths = self.widths
-        if isinstance(widths, (str, bytes)) or not isinstance(widths, (tuple, list)) or not widths:
-            raise ValueError(f"widths must be a non-empty tuple of channel counts, got {widths!r}")
-        object.__setattr__(self, "widths", tuple(checks.positive_int(f"widths[{i}]", w)
-                                                 for i, w in enumerate(widths)))
+        if (
+            isinstance(widths, (str, bytes))
+            or not isinstance(widths, (tuple, list))
+            or not widths
+        ):
+            raise ValueError(
+                f"widths must be a non-empty tuple of channel counts, got {widths!r}"
+            )
+        object.__setattr__(
+            self,
+            "widths",
+            tuple(checks.positive_int(f"widths[{i}]", w) for i, w in enumerate(widths)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (``widths`` as a list); :meth:`from_dict` inverts it."""
@@ -83,8 +95,10 @@ class FashionNetConfig:
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(known))
         if unknown:
-            raise ValueError(f"unknown FashionNetConfig key(s) {', '.join(map(repr, unknown))}; "
-                             f"the known keys are {', '.join(map(repr, known))}")
+            raise ValueError(
+                f"unknown FashionNetConfig key(s) {', '.join(map(repr, unknown))}; "
+                f"the known keys are {', '.join(map(repr, known))}"
+            )
         values = dict(d)
         if "widths" in values and isinstance(values["widths"], list):
             values["widths"] = tuple(values["widths"])
@@ -111,10 +125,14 @@ class FashionNetConfig:
         ``"_c3"``.
         """
         r = f"r{self.reduction:g}"
-        parts = {"none": ["none"], "se": ["se", r, self.squeeze, self.gate, self.integration],
-                 "eca": ["eca", self.integration], "cbam": ["cbam", r, self.integration],
-                 "nosqueeze": ["nosqueeze", r, self.gate, self.integration],
-                 "gc": ["gc", r, self.integration]}.get(self.attention, [self.attention, self.integration])
+        parts = {
+            "none": ["none"],
+            "se": ["se", r, self.squeeze, self.gate, self.integration],
+            "eca": ["eca", self.integration],
+            "cbam": ["cbam", r, self.integration],
+            "nosqueeze": ["nosqueeze", r, self.gate, self.integration],
+            "gc": ["gc", r, self.integration],
+        }.get(self.attention, [self.attention, self.integration])
         if self.widths != DEFAULT_WIDTHS:
             parts.append("w" + "-".join(map(str, self.widths)))
         if self.rd_divisor != 1 and self.attention in ("se", "cbam", "nosqueeze", "gc"):
@@ -128,24 +146,37 @@ def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
 
 
-def residual_stage(in_channels: int, out_channels: int, stride: int, config: FashionNetConfig) -> ResidualUnit:
+def residual_stage(
+    in_channels: int, out_channels: int, stride: int, config: FashionNetConfig
+) -> ResidualUnit:
     """One stage: a :class:`~sebook.blocks.ResidualUnit` with a two-3x3-conv branch and the config's attention.
 
     ``branch = conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN``; the shortcut is the identity, or a 1x1 convolution
     with BatchNorm (the projection) where the stride or the width changes. The attention block is built for the
     branch's input channels with ``integration="pre"`` and for its output channels otherwise.
     """
-    branch = nn.Sequential(OrderedDict(
-        conv1=_conv3x3(in_channels, out_channels, stride), bn1=nn.BatchNorm2d(out_channels),
-        relu=nn.ReLU(inplace=True),
-        conv2=_conv3x3(out_channels, out_channels), bn2=nn.BatchNorm2d(out_channels)))
+    branch = nn.Sequential(
+        OrderedDict(
+            conv1=_conv3x3(in_channels, out_channels, stride),
+            bn1=nn.BatchNorm2d(out_channels),
+            relu=nn.ReLU(inplace=True),
+            conv2=_conv3x3(out_channels, out_channels),
+            bn2=nn.BatchNorm2d(out_channels),
+        )
+    )
     shortcut: nn.Module = nn.Identity()
     if stride != 1 or in_channels != out_channels:
-        shortcut = nn.Sequential(OrderedDict(conv=nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                             bn=nn.BatchNorm2d(out_channels)))
+        shortcut = nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                bn=nn.BatchNorm2d(out_channels),
+            )
+        )
     channels = in_channels if config.integration == "pre" else out_channels
     attention = make_attention(config.attention, channels, **config.attention_kwargs())
-    return ResidualUnit(branch, shortcut, attention, config.integration, nn.ReLU(inplace=True))
+    return ResidualUnit(
+        branch, shortcut, attention, config.integration, nn.ReLU(inplace=True)
+    )
 
 
 class FashionNet(nn.Module):
@@ -164,14 +195,23 @@ class FashionNet(nn.Module):
         super().__init__()
         config = FashionNetConfig() if config is None else config
         if not isinstance(config, FashionNetConfig):
-            raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
+            raise TypeError(
+                f"config must be a FashionNetConfig, got {type(config).__name__}"
+            )
         self.config = config
         widths = config.widths
-        self.stem = nn.Sequential(OrderedDict(conv=_conv3x3(config.in_channels, widths[0], stride=2), bn=nn.BatchNorm2d(widths[0]),
-                                              relu=nn.ReLU(inplace=True)))
+        self.stem = nn.Sequential(
+            OrderedDict(
+                conv=_conv3x3(config.in_channels, widths[0], stride=2),
+                bn=nn.BatchNorm2d(widths[0]),
+                relu=nn.ReLU(inplace=True),
+            )
+        )
         stages, in_channels = [], widths[0]
         for i, width in enumerate(widths):
-            stages.append(residual_stage(in_channels, width, 1 if i == 0 else 2, config))
+            stages.append(
+                residual_stage(in_channels, width, 1 if i == 0 else 2, config)
+            )
             in_channels = width
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -3,6 +3,7 @@
 A trained network's first-layer filters are hard to read; these eight are textbook filters (colour, edges, a
 centre-surround), each followed by a ReLU like a real layer. Used in "Overview", "Squeeze" and "Recalibration".
 """
+
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,16 @@ from torch import nn
 
 from . import checks
 
-FILTER_NAMES = ("red", "green", "blue", "brightness", "horizontal edges", "vertical edges", "diagonal edges",
-                "spots (centre-surround)")
+FILTER_NAMES = (
+    "red",
+    "green",
+    "blue",
+    "brightness",
+    "horizontal edges",
+    "vertical edges",
+    "diagonal edges",
+    "spots (centre-surround)",
+)
 """What each output channel of :func:`photo_conv` responds to, in channel order."""
 
 
@@ -20,9 +29,21 @@ def _kernels() -> torch.Tensor:
     for c in range(3):  # colour channels: a 5x5 box average of one input channel
         k[c, c] = 1 / 25
     k[3] = 1 / 75  # brightness: box average over all colours
-    sobel = torch.tensor([[1.0, 2, 0, -2, -1], [2, 4, 0, -4, -2], [3, 6, 0, -6, -3], [2, 4, 0, -4, -2],
-                          [1, 2, 0, -2, -1]]) / 48
-    k[4] = sobel.T / 3  # responds to horizontal edges (intensity changing from top to bottom)
+    sobel = (
+        torch.tensor(
+            [
+                [1.0, 2, 0, -2, -1],
+                [2, 4, 0, -4, -2],
+                [3, 6, 0, -6, -3],
+                [2, 4, 0, -4, -2],
+                [1, 2, 0, -2, -1],
+            ]
+        )
+        / 48
+    )
+    k[4] = (
+        sobel.T / 3
+    )  # responds to horizontal edges (intensity changing from top to bottom)
     k[5] = sobel / 3  # vertical edges
     k[6] = (torch.eye(5) - torch.eye(5).flip(1)) / 24  # diagonal structure
     centre = -torch.ones(5, 5) / 24

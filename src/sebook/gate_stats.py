@@ -4,6 +4,7 @@
 CBAM); the rest summarise what it records. Explained in "Excitation", "Learned channel weights", "The reduction
 ratio, measured" and "Successors".
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -32,10 +33,15 @@ def capture_gates(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]:
     for name, sub in model.named_modules():
         if isinstance(sub, ChannelAttention):
             gates[name] = []
-            handles.append(sub.excitation.register_forward_hook(
-                lambda _m, _i, out, key=name: gates[key].append(out.detach().cpu())))
+            handles.append(
+                sub.excitation.register_forward_hook(
+                    lambda _m, _i, out, key=name: gates[key].append(out.detach().cpu())
+                )
+            )
     if not handles:
-        raise ValueError("model contains no SE, ECA or CBAM block, so there are no gates to capture")
+        raise ValueError(
+            "model contains no SE, ECA or CBAM block, so there are no gates to capture"
+        )
     try:
         yield gates
     finally:
@@ -46,11 +52,18 @@ def capture_gates(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]:
 def gate_spread(gates: torch.Tensor) -> dict[str, float]:
     """Summary of a (N, C) tensor of gates: mean, std over all values, and the mean per-channel std over samples."""
     gates = checks.channel_vector(gates, name="gates")
-    return {"mean": float(gates.mean()), "std": float(gates.std()), "min": float(gates.min()),
-            "max": float(gates.max()), "per_channel_std": float(gates.std(dim=0).mean())}
+    return {
+        "mean": float(gates.mean()),
+        "std": float(gates.std()),
+        "min": float(gates.min()),
+        "max": float(gates.max()),
+        "per_channel_std": float(gates.std(dim=0).mean()),
+    }
 
 
-def fresh_gates(channels: int, reductions: Sequence[float], x: torch.Tensor, seed: int = 0) -> dict[float, torch.Tensor]:
+def fresh_gates(
+    channels: int, reductions: Sequence[float], x: torch.Tensor, seed: int = 0
+) -> dict[float, torch.Tensor]:
     """The (N, C) gates that a newly initialised ``SEBlock(channels, r)`` computes for ``x``, for every ratio ``r``.
 
     Every block is built right after seeding torch with ``seed`` (inside ``torch.random.fork_rng``, so the caller's
@@ -59,8 +72,14 @@ def fresh_gates(channels: int, reductions: Sequence[float], x: torch.Tensor, see
     """
     channels = checks.positive_int("channels", channels)
     x = checks.feature_map(x, channels)
-    if isinstance(reductions, (str, bytes)) or not isinstance(reductions, Sequence) or not reductions:
-        raise ValueError(f"reductions must be a non-empty sequence of ratios > 0, got {reductions!r}")
+    if (
+        isinstance(reductions, (str, bytes))
+        or not isinstance(reductions, Sequence)
+        or not reductions
+    ):
+        raise ValueError(
+            f"reductions must be a non-empty sequence of ratios > 0, got {reductions!r}"
+        )
     for r in reductions:
         checks.positive_number("reductions[i]", r)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -75,7 +94,9 @@ def fresh_gates(channels: int, reductions: Sequence[float], x: torch.Tensor, see
     return gates
 
 
-def gates_per_image(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+def gates_per_image(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 500
+) -> dict[str, torch.Tensor]:
     """The gates of every attention block for every image: ``{block name: (N, C)}``, images in their given order.
 
     Runs ``model`` in eval mode without gradients over ``images`` in batches of ``batch_size``, with
@@ -92,13 +113,17 @@ def gates_per_image(model: nn.Module, images: torch.Tensor, batch_size: int = 50
     for name, chunks in gates.items():
         g = torch.cat(chunks) if chunks else torch.empty(0, 0)
         if g.dim() != 2:
-            raise ValueError(f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; per-image gates "
-                             f"need one gate per channel (B, C)")
+            raise ValueError(
+                f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; per-image gates "
+                f"need one gate per channel (B, C)"
+            )
         result[name] = g
     return result
 
 
-def gate_logits_per_image(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+def gate_logits_per_image(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 500
+) -> dict[str, torch.Tensor]:
     """The gate *logits* of every attention block for every image: ``{block name: (N, C)}``, before the gate function.
 
     Like :func:`gates_per_image`, but records the input of each block's ``excitation.gate`` (the sigmoid of SE, ECA
@@ -109,13 +134,23 @@ def gate_logits_per_image(model: nn.Module, images: torch.Tensor, batch_size: in
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     images = checks.feature_map(images, name="images")
     batch_size = checks.positive_int("batch_size", batch_size)
-    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, ChannelAttention)]
+    targets = [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, ChannelAttention)
+    ]
     for name, m in targets:
         if not isinstance(getattr(m.excitation, "gate", None), nn.Module):
-            raise ValueError(f"block {name!r} has no excitation.gate module to record the logits of")
+            raise ValueError(
+                f"block {name!r} has no excitation.gate module to record the logits of"
+            )
     logits: dict[str, list[torch.Tensor]] = {name: [] for name, _ in targets}
-    handles = [m.excitation.gate.register_forward_pre_hook(
-        lambda _m, inputs, key=name: logits[key].append(inputs[0].detach().cpu())) for name, m in targets]
+    handles = [
+        m.excitation.gate.register_forward_pre_hook(
+            lambda _m, inputs, key=name: logits[key].append(inputs[0].detach().cpu())
+        )
+        for name, m in targets
+    ]
     try:
         forward_in_batches(model, images, batch_size)
     finally:
@@ -125,13 +160,20 @@ def gate_logits_per_image(model: nn.Module, images: torch.Tensor, batch_size: in
     for name, chunks in logits.items():
         x = torch.cat(chunks)
         if x.dim() != 2:
-            raise ValueError(f"block {name!r} gives logits of shape {tuple(x.shape)[1:]} per image; need (B, C)")
+            raise ValueError(
+                f"block {name!r} gives logits of shape {tuple(x.shape)[1:]} per image; need (B, C)"
+            )
         result[name] = x
     return result
 
 
-def class_mean_gates(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                     batch_size: int = 500) -> dict[str, torch.Tensor]:
+def class_mean_gates(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    batch_size: int = 500,
+) -> dict[str, torch.Tensor]:
     """The mean gate of every channel for every class, for each attention block: ``{block: (num_classes, C)}``.
 
     Runs ``model`` in eval mode without gradients over ``images`` in batches, records the gates with
@@ -141,23 +183,41 @@ def class_mean_gates(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     images = checks.feature_map(images, name="images")
-    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != images.shape[0]:
-        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
-        raise ValueError(f"labels must be a 1-D tensor with one label per image ({images.shape[0]}), got {shape}")
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.dim() != 1
+        or labels.shape[0] != images.shape[0]
+    ):
+        shape = (
+            tuple(labels.shape)
+            if isinstance(labels, torch.Tensor)
+            else type(labels).__name__
+        )
+        raise ValueError(
+            f"labels must be a 1-D tensor with one label per image ({images.shape[0]}), got {shape}"
+        )
     num_classes = checks.positive_int("num_classes", num_classes)
     batch_size = checks.positive_int("batch_size", batch_size)
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes - 1}], got values from {int(labels.min())} to "
-                         f"{int(labels.max())}")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes - 1}], got values from {int(labels.min())} to "
+            f"{int(labels.max())}"
+        )
     result = {}
     for name, g in gates_per_image(model, images, batch_size).items():
-        sums = torch.zeros(num_classes, g.shape[1], dtype=g.dtype).index_add_(0, labels.long(), g)
-        counts = torch.bincount(labels.long(), minlength=num_classes).to(g.dtype)[:, None]
+        sums = torch.zeros(num_classes, g.shape[1], dtype=g.dtype).index_add_(
+            0, labels.long(), g
+        )
+        counts = torch.bincount(labels.long(), minlength=num_classes).to(g.dtype)[
+            :, None
+        ]
         result[name] = sums / counts
     return result
 
 
-def class_gate_statistics(gates: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, object]:
+def class_gate_statistics(
+    gates: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> dict[str, object]:
     """How much one block's gates depend on the class: class means and three numbers, from (N, C) ``gates``.
 
     Returns, computed in float64:
@@ -178,26 +238,61 @@ def class_gate_statistics(gates: torch.Tensor, labels: torch.Tensor, num_classes
     """
     gates = checks.channel_vector(gates, name="gates")
     num_classes = checks.positive_int("num_classes", num_classes)
-    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != gates.shape[0]:
-        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
-        raise ValueError(f"labels must be a 1-D tensor with one label per row of gates ({gates.shape[0]}), got {shape}")
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.dim() != 1
+        or labels.shape[0] != gates.shape[0]
+    ):
+        shape = (
+            tuple(labels.shape)
+            if isinstance(labels, torch.Tensor)
+            else type(labels).__name__
+        )
+        raise ValueError(
+            f"labels must be a 1-D tensor with one label per row of gates ({gates.shape[0]}), got {shape}"
+        )
     labels = labels.long()
-    counts = torch.bincount(labels, minlength=num_classes) if labels.numel() else torch.zeros(num_classes)
-    if labels.numel() == 0 or labels.min() < 0 or labels.max() >= num_classes or (counts[:num_classes] == 0).any():
-        raise ValueError(f"labels must lie in [0, {num_classes - 1}] with at least one image per class; "
-                         f"got counts {counts.tolist()}")
+    counts = (
+        torch.bincount(labels, minlength=num_classes)
+        if labels.numel()
+        else torch.zeros(num_classes)
+    )
+    if (
+        labels.numel() == 0
+        or labels.min() < 0
+        or labels.max() >= num_classes
+        or (counts[:num_classes] == 0).any()
+    ):
+        raise ValueError(
+            f"labels must lie in [0, {num_classes - 1}] with at least one image per class; "
+            f"got counts {counts.tolist()}"
+        )
     g = gates.double()
     n = counts.double()[:, None]
-    class_means = torch.zeros(num_classes, g.shape[1], dtype=torch.float64).index_add_(0, labels, g) / n
+    class_means = (
+        torch.zeros(num_classes, g.shape[1], dtype=torch.float64).index_add_(
+            0, labels, g
+        )
+        / n
+    )
     overall = g.mean(0)
     total_var = ((g - overall) ** 2).mean(0)
     between_var = (n * (class_means - overall) ** 2).sum(0) / g.shape[0]
     varying = total_var > 1e-12
-    share = float((between_var[varying] / total_var[varying]).mean()) if varying.any() else 0.0
+    share = (
+        float((between_var[varying] / total_var[varying]).mean())
+        if varying.any()
+        else 0.0
+    )
     within = (total_var - between_var).clamp(min=0).sqrt()
-    return {"class_means": class_means, "overall_mean": overall, "mean_gate": float(g.mean()),
-            "class_spread": float(class_means.std(0, correction=0).mean()), "class_share": share,
-            "within_class_std": float(within.mean())}
+    return {
+        "class_means": class_means,
+        "overall_mean": overall,
+        "mean_gate": float(g.mean()),
+        "class_spread": float(class_means.std(0, correction=0).mean()),
+        "class_share": share,
+        "within_class_std": float(within.mean()),
+    }
 
 
 def variance_shares(values: torch.Tensor) -> torch.Tensor:
@@ -210,17 +305,21 @@ def variance_shares(values: torch.Tensor) -> torch.Tensor:
     """
     values = checks.channel_vector(values, name="values")
     if values.shape[0] < 2:
-        raise ValueError(f"values must hold at least 2 rows (images) to have a variance, got {values.shape[0]}")
+        raise ValueError(
+            f"values must hold at least 2 rows (images) to have a variance, got {values.shape[0]}"
+        )
     x = values.detach().double()
     variances = torch.linalg.svdvals(x - x.mean(0)) ** 2
     total = variances.sum()
     shares = torch.zeros(values.shape[1], dtype=torch.float64)
     if total > 0:
-        shares[:len(variances)] = variances / total
+        shares[: len(variances)] = variances / total
     return shares
 
 
-def bottleneck_activity(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
+def bottleneck_activity(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 500
+) -> dict[str, torch.Tensor]:
     """For each SE block of ``model``: the share of ``images`` for which each hidden unit of its bottleneck is on.
 
     Hooks the activation (``excitation.act``, a ReLU in the paper) of every :class:`~sebook.se.ChannelAttention`
@@ -238,10 +337,18 @@ def bottleneck_activity(model: nn.Module, images: torch.Tensor, batch_size: int 
     for name, sub in model.named_modules():
         act = getattr(getattr(sub, "excitation", None), "act", None)
         if isinstance(sub, ChannelAttention) and isinstance(act, nn.Module):
-            handles.append(act.register_forward_hook(lambda _m, _i, out, key=name: counts.__setitem__(
-                key, counts.get(key, 0) + (out.detach() > 0).sum(0).double().cpu())))
+            handles.append(
+                act.register_forward_hook(
+                    lambda _m, _i, out, key=name: counts.__setitem__(
+                        key,
+                        counts.get(key, 0) + (out.detach() > 0).sum(0).double().cpu(),
+                    )
+                )
+            )
     if not handles:
-        raise ValueError("model contains no SE block with a bottleneck activation (excitation.act)")
+        raise ValueError(
+            "model contains no SE block with a bottleneck activation (excitation.act)"
+        )
     try:
         forward_in_batches(model, images, batch_size)
     finally:

@@ -23,6 +23,7 @@ where ``interp`` is nearest-neighbour interpolation back to ``H x W`` and ``sigm
 
 The paper's third variant, GE-θ⁺, adds SE's MLP after the learned gather. Explained in the chapter "SE's family".
 """
+
 from __future__ import annotations
 
 import math
@@ -44,14 +45,23 @@ def upsample_nearest(context: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(context, size=like.shape[-2:], mode="nearest")
 
 
-torch.fx.wrap("upsample_nearest")  # a leaf in torch.fx graphs: the output size is read from a tensor's shape
+torch.fx.wrap(
+    "upsample_nearest"
+)  # a leaf in torch.fx graphs: the output size is read from a tensor's shape
 
 
 def _extent(extent: object) -> int | None:
     if extent is None:
         return None
-    if isinstance(extent, bool) or not isinstance(extent, int) or extent < 2 or extent & (extent - 1):
-        raise ValueError(f"extent must be None (the global extent) or a power of 2 (2, 4, 8, ...), got {extent!r}")
+    if (
+        isinstance(extent, bool)
+        or not isinstance(extent, int)
+        or extent < 2
+        or extent & (extent - 1)
+    ):
+        raise ValueError(
+            f"extent must be None (the global extent) or a power of 2 (2, 4, 8, ...), got {extent!r}"
+        )
     return extent
 
 
@@ -64,7 +74,13 @@ class AveragePoolGather(nn.Module):
         self.kernel_size = 2 * extent - 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.extent, self.kernel_size // 2, count_include_pad=False)
+        return F.avg_pool2d(
+            x,
+            self.kernel_size,
+            self.extent,
+            self.kernel_size // 2,
+            count_include_pad=False,
+        )
 
     def extra_repr(self) -> str:
         return f"extent={self.extent}, kernel_size={self.kernel_size}"
@@ -77,15 +93,23 @@ class GlobalAveragePool(nn.Module):
         return global_avg_pool(x)
 
 
-def depthwise_gather(channels: int, extent: int | None, feat_size: int | None) -> nn.Sequential:
+def depthwise_gather(
+    channels: int, extent: int | None, feat_size: int | None
+) -> nn.Sequential:
     """GE-θ's gather: strided depthwise 3x3 convolutions (``log2(extent)`` of them), or one whole-map kernel."""
     if extent is None:
-        return nn.Sequential(nn.Conv2d(channels, channels, feat_size, groups=channels, bias=False),
-                             nn.BatchNorm2d(channels), nn.Flatten(1))  # (B, C, 1, 1) -> (B, C)
+        return nn.Sequential(
+            nn.Conv2d(channels, channels, feat_size, groups=channels, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.Flatten(1),
+        )  # (B, C, 1, 1) -> (B, C)
     layers: list[nn.Module] = []
     steps = int(math.log2(extent))
     for i in range(steps):
-        layers += [nn.Conv2d(channels, channels, 3, 2, 1, groups=channels, bias=False), nn.BatchNorm2d(channels)]
+        layers += [
+            nn.Conv2d(channels, channels, 3, 2, 1, groups=channels, bias=False),
+            nn.BatchNorm2d(channels),
+        ]
         if i < steps - 1:
             layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
@@ -106,8 +130,14 @@ class GatherExciteBlock(ChannelAttention):
             whose depthwise kernel covers the whole map.
     """
 
-    def __init__(self, channels: int, extent: int | None = None, *, variant: str = "theta-",
-                 feat_size: int | None = None) -> None:
+    def __init__(
+        self,
+        channels: int,
+        extent: int | None = None,
+        *,
+        variant: str = "theta-",
+        feat_size: int | None = None,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.extent = _extent(extent)
@@ -115,13 +145,19 @@ class GatherExciteBlock(ChannelAttention):
         if feat_size is not None:
             feat_size = checks.positive_int("feat_size", feat_size)
         if variant == "theta" and self.extent is None and feat_size is None:
-            raise ValueError("feat_size must be given (the input's height and width) for variant='theta' with the "
-                             "global extent (extent=None): its depthwise kernel covers the whole map")
+            raise ValueError(
+                "feat_size must be given (the input's height and width) for variant='theta' with the "
+                "global extent (extent=None): its depthwise kernel covers the whole map"
+            )
         self.feat_size = feat_size
         if variant == "theta":
             self.squeeze = depthwise_gather(channels, self.extent, feat_size)
         else:
-            self.squeeze = GlobalAveragePool() if self.extent is None else AveragePoolGather(self.extent)
+            self.squeeze = (
+                GlobalAveragePool()
+                if self.extent is None
+                else AveragePoolGather(self.extent)
+            )
         self.excitation = nn.Sigmoid()
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,7 +171,9 @@ class GatherExciteBlock(ChannelAttention):
             return gates[:, :, None, None]  # SE's recalibration: one gate per channel
         return upsample_nearest(gates, x)  # each gate covers its e x e neighbourhood
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``x * interp(gates)``, plus ``residual`` if given (the excite operator, Eq. 2 of the paper)."""
         y = x * self.gate_map(x)
         return y if residual is None else residual + y
@@ -153,5 +191,7 @@ class GatherExciteTheta(GatherExciteBlock):
     convolution with stride 2 and BatchNorm, ``11 C`` parameters. Arguments as :class:`GatherExciteBlock`.
     """
 
-    def __init__(self, channels: int, extent: int | None = 2, *, feat_size: int | None = None) -> None:
+    def __init__(
+        self, channels: int, extent: int | None = 2, *, feat_size: int | None = None
+    ) -> None:
         super().__init__(channels, extent, variant="theta", feat_size=feat_size)

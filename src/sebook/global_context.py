@@ -19,6 +19,7 @@ for every position, as in SE. Their block (Sec. 4, Eq. 4):
 
 As in the authors' code, ``W_v2`` starts at zero, so a new block is the identity. Explained in "SE's family".
 """
+
 from __future__ import annotations
 
 import torch
@@ -75,8 +76,14 @@ class GlobalContextBlock(ChannelAttention):
         rd_divisor: round the bottleneck width to a multiple of this (1: nearest integer, never 0).
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None,
-                 rd_divisor: int = 1) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         if rd_channels is None:
@@ -89,7 +96,9 @@ class GlobalContextBlock(ChannelAttention):
         """The (B, C) context term added to every position: ``transform(attention_pool(x))``."""
         return self.excitation(self.squeeze(x))
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``x + term`` at every position (Eq. 4), plus ``residual`` if given."""
         y = x + self.gates(x)[:, :, None, None]
         return y if residual is None else residual + y

@@ -16,6 +16,7 @@ rescaling of the map, plus a learned affine part and a residual connection. It h
 channels-last tensors (B, H, W, C) inside its MLP; this module takes the book's (B, C, H, W) layout by
 default and ``data_format="channels_last"`` for ConvNeXt's. Explained in "SE's family".
 """
+
 from __future__ import annotations
 
 import torch
@@ -65,12 +66,16 @@ class GRN(ChannelAttention):
         data_format: ``"channels_first"`` for (B, C, H, W) input, ``"channels_last"`` for (B, H, W, C).
     """
 
-    def __init__(self, channels: int, eps: float = 1e-6, *, data_format: str = "channels_first") -> None:
+    def __init__(
+        self, channels: int, eps: float = 1e-6, *, data_format: str = "channels_first"
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.eps = checks.positive_number("eps", eps)
         self.data_format = checks.one_of("data_format", data_format, DATA_FORMATS)
-        self.squeeze = ResponseNorm((2, 3) if data_format == "channels_first" else (1, 2))
+        self.squeeze = ResponseNorm(
+            (2, 3) if data_format == "channels_first" else (1, 2)
+        )
         self.excitation = DivisiveNorm(self.eps)
         self.gamma = nn.Parameter(torch.zeros(channels))
         self.beta = nn.Parameter(torch.zeros(channels))
@@ -79,10 +84,16 @@ class GRN(ChannelAttention):
         """``N(x)``: (B, C), each channel's L2 norm divided by the mean norm over channels."""
         return self.excitation(self.squeeze(x))
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``gamma * (x * N(x)) + beta + x`` (Eq. 3), plus ``residual`` if given."""
         if self.data_format == "channels_first":
-            nx, gamma, beta = self.gates(x)[:, :, None, None], self.gamma[:, None, None], self.beta[:, None, None]
+            nx, gamma, beta = (
+                self.gates(x)[:, :, None, None],
+                self.gamma[:, None, None],
+                self.beta[:, None, None],
+            )
         else:
             nx, gamma, beta = self.gates(x)[:, None, None, :], self.gamma, self.beta
         y = gamma * (x * nx) + beta + x

@@ -3,6 +3,7 @@
 Every function returns a ``matplotlib.figure.Figure`` with a title; the chapters add alt text or a caption.
 Used in "Overview", "Squeeze", "Recalibration" and "Learned channel weights".
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,13 @@ def show_image(image: torch.Tensor, title: str = "Input photo") -> Figure:
     return fig
 
 
-def feature_map_grid(maps: torch.Tensor, labels: Sequence[str], title: str, ncols: int = 4,
-                     shared_scale: bool = True) -> Figure:
+def feature_map_grid(
+    maps: torch.Tensor,
+    labels: Sequence[str],
+    title: str,
+    ncols: int = 4,
+    shared_scale: bool = True,
+) -> Figure:
     """Channels of one (C, H, W) feature map as small images, each with its label underneath.
 
     ``shared_scale`` draws every panel with one colour scale (so scaling a channel is visible).
@@ -35,10 +41,16 @@ def feature_map_grid(maps: torch.Tensor, labels: Sequence[str], title: str, ncol
     maps = as_array(maps)
     n = len(maps)
     if len(labels) != n:
-        raise ValueError(f"labels must have one entry per channel: expected {n}, got {len(labels)}")
+        raise ValueError(
+            f"labels must have one entry per channel: expected {n}, got {len(labels)}"
+        )
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.15 * nrows + 0.5), squeeze=False)
-    vmin, vmax = (float(maps.min()), float(maps.max())) if shared_scale else (None, None)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.0 * ncols, 2.15 * nrows + 0.5), squeeze=False
+    )
+    vmin, vmax = (
+        (float(maps.min()), float(maps.max())) if shared_scale else (None, None)
+    )
     image = None
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
@@ -49,7 +61,11 @@ def feature_map_grid(maps: torch.Tensor, labels: Sequence[str], title: str, ncol
         image = ax.imshow(maps[i], vmin=vmin, vmax=vmax)
         # one line per part (parts are separated by newlines or runs of spaces), each wrapped to the panel's
         # width, so that neighbouring labels never run into each other
-        parts = [part for line in labels[i].splitlines() for part in re.split(r"\s{2,}", line.strip())]
+        parts = [
+            part
+            for line in labels[i].splitlines()
+            for part in re.split(r"\s{2,}", line.strip())
+        ]
         ax.set_xlabel("\n".join(textwrap.fill(part, 16) for part in parts), fontsize=9)
     fig.suptitle(title)
     if shared_scale and image is not None:
@@ -64,22 +80,37 @@ def descriptor_panel(feature_map: torch.Tensor, name: str, channel: int) -> Figu
     """
     values = as_array(feature_map)
     avg, mx = float(values.mean()), float(values.max())
-    fig, (ax_map, ax_hist) = plt.subplots(1, 2, figsize=(7.0, 3.0), gridspec_kw={"width_ratios": [1, 1.4]})
+    fig, (ax_map, ax_hist) = plt.subplots(
+        1, 2, figsize=(7.0, 3.0), gridspec_kw={"width_ratios": [1, 1.4]}
+    )
     image = ax_map.imshow(values, vmin=0)
     fig.colorbar(image, ax=ax_map, shrink=0.8, label="activation")
-    ax_map.set(title=f"channel {channel}: {name}", xlabel="x (pixels)", ylabel="y (pixels)")
+    ax_map.set(
+        title=f"channel {channel}: {name}", xlabel="x (pixels)", ylabel="y (pixels)"
+    )
     ax_hist.hist(values.ravel(), bins=40, color="0.6")
     ax_hist.set_yscale("log")
     ax_hist.axvline(avg, color="tab:blue", linewidth=2, label=f"average = {avg:.3f}")
-    ax_hist.axvline(mx, color="tab:red", linewidth=2, linestyle="--", label=f"max = {mx:.3f}")
-    ax_hist.set(title="its squeeze: one number", xlabel="activation", ylabel="pixels (log scale)")
+    ax_hist.axvline(
+        mx, color="tab:red", linewidth=2, linestyle="--", label=f"max = {mx:.3f}"
+    )
+    ax_hist.set(
+        title="its squeeze: one number",
+        xlabel="activation",
+        ylabel="pixels (log scale)",
+    )
     ax_hist.legend(loc="upper center")
     fig.tight_layout()
     return fig
 
 
-def image_grid(rows: dict[str, torch.Tensor], title: str, column_titles: Sequence[str] | None = None,
-               captions: dict[str, Sequence[str]] | None = None, normalise: bool = False) -> Figure:
+def image_grid(
+    rows: dict[str, torch.Tensor],
+    title: str,
+    column_titles: Sequence[str] | None = None,
+    captions: dict[str, Sequence[str]] | None = None,
+    normalise: bool = False,
+) -> Figure:
     """Rows of RGB images: ``rows[name]`` is an (N, 3, H, W) batch in [0, 1] drawn as one row labelled ``name``.
 
     ``captions[name][i]`` is written under image ``i`` of that row. With ``normalise`` each image is divided by
@@ -91,9 +122,17 @@ def image_grid(rows: dict[str, torch.Tensor], title: str, column_titles: Sequenc
         raise ValueError("rows must hold at least one row of images")
     n = rows[names[0]].shape[0]
     for name in names:
-        if rows[name].dim() != 4 or rows[name].shape[0] != n or rows[name].shape[1] != 3:
-            raise ValueError(f"rows[{name!r}] must be an (N, 3, H, W) batch with N = {n}, got {tuple(rows[name].shape)}")
-    fig, axes = plt.subplots(len(names), n, figsize=(1.75 * n + 0.8, 1.9 * len(names) + 0.5), squeeze=False)
+        if (
+            rows[name].dim() != 4
+            or rows[name].shape[0] != n
+            or rows[name].shape[1] != 3
+        ):
+            raise ValueError(
+                f"rows[{name!r}] must be an (N, 3, H, W) batch with N = {n}, got {tuple(rows[name].shape)}"
+            )
+    fig, axes = plt.subplots(
+        len(names), n, figsize=(1.75 * n + 0.8, 1.9 * len(names) + 0.5), squeeze=False
+    )
     for r, name in enumerate(names):
         for i in range(n):
             ax = axes[r, i]
@@ -114,9 +153,16 @@ def image_grid(rows: dict[str, torch.Tensor], title: str, column_titles: Sequenc
     return fig
 
 
-def recalibration_grid(after: torch.Tensor, gates: torch.Tensor, labels: Sequence[str], title: str,
-                       before: torch.Tensor | None = None, vmax: float | None = None, summed: bool = False,
-                       sum_vmax: float | None = None) -> Figure:
+def recalibration_grid(
+    after: torch.Tensor,
+    gates: torch.Tensor,
+    labels: Sequence[str],
+    title: str,
+    before: torch.Tensor | None = None,
+    vmax: float | None = None,
+    summed: bool = False,
+    sum_vmax: float | None = None,
+) -> Figure:
     """Channels of a (C, H, W) map after recalibration, each panel titled with its gate, on one colour scale.
 
     With ``before``, a first row shows the map before recalibration on the same scale, so a gate of 0.3 shows as
@@ -131,15 +177,22 @@ def recalibration_grid(after: torch.Tensor, gates: torch.Tensor, labels: Sequenc
     gates_np = as_array(gates).ravel()
     c = len(after_np)
     if len(gates_np) != c or len(labels) != c:
-        raise ValueError(f"gates and labels need one entry per channel ({c}), got {len(gates_np)} and {len(labels)}")
+        raise ValueError(
+            f"gates and labels need one entry per channel ({c}), got {len(gates_np)} and {len(labels)}"
+        )
     rows = [("before", as_array(before))] if before is not None else []
     rows.append(("after", after_np))
     top = vmax if vmax is not None else max(float(m.max()) for _, m in rows)
     sum_top = sum_vmax if sum_vmax is not None else float(rows[0][1].sum(0).max())
     ncols = c + (1 if summed else 0)
     fig = plt.figure(figsize=(1.1 * ncols + 0.8, 1.5 * len(rows) + 0.95))
-    grid = fig.add_gridspec(len(rows), ncols + 1, width_ratios=[1] * c + ([1.15] if summed else []) + [0.08],
-                            wspace=0.08 if not summed else 0.12, hspace=0.35)
+    grid = fig.add_gridspec(
+        len(rows),
+        ncols + 1,
+        width_ratios=[1] * c + ([1.15] if summed else []) + [0.08],
+        wspace=0.08 if not summed else 0.12,
+        hspace=0.35,
+    )
     image = None
     for r, (name, maps) in enumerate(rows):
         for i in range(ncols):
@@ -165,8 +218,12 @@ def recalibration_grid(after: torch.Tensor, gates: torch.Tensor, labels: Sequenc
     return fig
 
 
-def labelled_images(images: torch.Tensor | np.ndarray, captions: Sequence[str], title: str,
-                    ncols: int = 5) -> Figure:
+def labelled_images(
+    images: torch.Tensor | np.ndarray,
+    captions: Sequence[str],
+    title: str,
+    ncols: int = 5,
+) -> Figure:
     """Small grey-scale images (N, 1, H, W) or (N, H, W) in [0, 1], each with its caption underneath.
 
     Dark is ink, as in the dataset's own previews. Used in "Learned channel weights".
@@ -175,9 +232,13 @@ def labelled_images(images: torch.Tensor | np.ndarray, captions: Sequence[str], 
     if images.ndim == 4:
         images = images[:, 0]
     if len(captions) != len(images):
-        raise ValueError(f"captions must have one entry per image: expected {len(images)}, got {len(captions)}")
+        raise ValueError(
+            f"captions must have one entry per image: expected {len(images)}, got {len(captions)}"
+        )
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.35 * ncols, 1.5 * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.35 * ncols, 1.5 * nrows + 0.4), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -191,9 +252,13 @@ def labelled_images(images: torch.Tensor | np.ndarray, captions: Sequence[str], 
     return fig
 
 
-def image_gate_rows(images: torch.Tensor | np.ndarray, captions: Sequence[str],
-                    gates: dict[str, torch.Tensor | np.ndarray], reference: dict[str, torch.Tensor | np.ndarray],
-                    title: str) -> Figure:
+def image_gate_rows(
+    images: torch.Tensor | np.ndarray,
+    captions: Sequence[str],
+    gates: dict[str, torch.Tensor | np.ndarray],
+    reference: dict[str, torch.Tensor | np.ndarray],
+    title: str,
+) -> Figure:
     """One row per image: the (1, 28, 28) image, then its gates at each depth as bars over a reference line.
 
     ``gates`` maps a depth's label to (n, C) gates of the n images; ``reference`` maps it to (C,) values drawn as a
@@ -203,10 +268,21 @@ def image_gate_rows(images: torch.Tensor | np.ndarray, captions: Sequence[str],
     images = as_array(images)
     depths = list(gates)
     n = len(images)
-    if len(captions) != n or any(len(as_array(gates[d])) != n for d in depths) or set(reference) != set(depths):
-        raise ValueError("captions and every gates[depth] need one entry per image, and reference the same depths")
-    fig, axes = plt.subplots(n, 1 + len(depths), figsize=(1.6 + 2.6 * len(depths), 1.55 * n + 0.6), squeeze=False,
-                             gridspec_kw={"width_ratios": [0.6] + [1.0] * len(depths)})
+    if (
+        len(captions) != n
+        or any(len(as_array(gates[d])) != n for d in depths)
+        or set(reference) != set(depths)
+    ):
+        raise ValueError(
+            "captions and every gates[depth] need one entry per image, and reference the same depths"
+        )
+    fig, axes = plt.subplots(
+        n,
+        1 + len(depths),
+        figsize=(1.6 + 2.6 * len(depths), 1.55 * n + 0.6),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [0.6] + [1.0] * len(depths)},
+    )
     for row in range(n):
         ax = axes[row, 0]
         ax.imshow(images[row].reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
@@ -218,8 +294,16 @@ def image_gate_rows(images: torch.Tensor | np.ndarray, captions: Sequence[str],
             order = np.argsort(ref, kind="stable")
             values = as_array(gates[depth])[row][order]
             ax = axes[row, col]
-            ax.bar(np.arange(len(values)), values, width=1.0, color="tab:blue", alpha=0.8)
-            ax.step(np.arange(len(values)), ref[order], where="mid", color="black", linewidth=1.0)
+            ax.bar(
+                np.arange(len(values)), values, width=1.0, color="tab:blue", alpha=0.8
+            )
+            ax.step(
+                np.arange(len(values)),
+                ref[order],
+                where="mid",
+                color="black",
+                linewidth=1.0,
+            )
             ax.set(ylim=(0, 1), xlim=(-0.5, len(values) - 0.5))
             ax.tick_params(labelsize=7)
             if row == 0:

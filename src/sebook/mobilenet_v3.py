@@ -12,6 +12,7 @@ convolution, on the expanded width ``E``:
 
 Explained in the chapter "SE's family".
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -38,30 +39,37 @@ class MobileNetV3Block(NamedTuple):
     stride: int
 
 
-MOBILENET_V3_LARGE_BLOCKS = tuple(MobileNetV3Block(*row) for row in (
-    (16, 3, 16, 16, False, "relu", 1),
-    (16, 3, 64, 24, False, "relu", 2),
-    (24, 3, 72, 24, False, "relu", 1),
-    (24, 5, 72, 40, True, "relu", 2),
-    (40, 5, 120, 40, True, "relu", 1),
-    (40, 5, 120, 40, True, "relu", 1),
-    (40, 3, 240, 80, False, "hard_swish", 2),
-    (80, 3, 200, 80, False, "hard_swish", 1),
-    (80, 3, 184, 80, False, "hard_swish", 1),
-    (80, 3, 184, 80, False, "hard_swish", 1),
-    (80, 3, 480, 112, True, "hard_swish", 1),
-    (112, 3, 672, 112, True, "hard_swish", 1),
-    (112, 5, 672, 160, True, "hard_swish", 2),
-    (160, 5, 960, 160, True, "hard_swish", 1),
-    (160, 5, 960, 160, True, "hard_swish", 1),
-))
+MOBILENET_V3_LARGE_BLOCKS = tuple(
+    MobileNetV3Block(*row)
+    for row in (
+        (16, 3, 16, 16, False, "relu", 1),
+        (16, 3, 64, 24, False, "relu", 2),
+        (24, 3, 72, 24, False, "relu", 1),
+        (24, 5, 72, 40, True, "relu", 2),
+        (40, 5, 120, 40, True, "relu", 1),
+        (40, 5, 120, 40, True, "relu", 1),
+        (40, 3, 240, 80, False, "hard_swish", 2),
+        (80, 3, 200, 80, False, "hard_swish", 1),
+        (80, 3, 184, 80, False, "hard_swish", 1),
+        (80, 3, 184, 80, False, "hard_swish", 1),
+        (80, 3, 480, 112, True, "hard_swish", 1),
+        (112, 3, 672, 112, True, "hard_swish", 1),
+        (112, 5, 672, 160, True, "hard_swish", 2),
+        (160, 5, 960, 160, True, "hard_swish", 1),
+        (160, 5, 960, 160, True, "hard_swish", 1),
+    )
+)
 """MobileNetV3-Large's 15 blocks (Howard et al., Table 1; torchvision's ``mobilenet_v3_large``)."""
 
 
 def mobilenet_v3_se(expanded: int) -> SEBlock:
     """MobileNetV3's SE on ``expanded`` channels: bottleneck ``make_divisible(expanded // 4, 8)``, ReLU, hard sigmoid."""
-    return SEBlock(expanded, rd_channels=make_divisible(expanded // 4, 8), act_layer="relu",
-                   gate_layer="hard_sigmoid")
+    return SEBlock(
+        expanded,
+        rd_channels=make_divisible(expanded // 4, 8),
+        act_layer="relu",
+        gate_layer="hard_sigmoid",
+    )
 
 
 class InvertedResidual(nn.Module):
@@ -69,12 +77,22 @@ class InvertedResidual(nn.Module):
 
     def __init__(self, cfg: MobileNetV3Block) -> None:
         super().__init__()
-        act = ACTIVATIONS[checks.one_of("activation", cfg.activation, ("relu", "hard_swish"))]
+        act = ACTIVATIONS[
+            checks.one_of("activation", cfg.activation, ("relu", "hard_swish"))
+        ]
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if cfg.expanded != cfg.in_channels:
-            layers["expand"] = conv_bn(cfg.in_channels, cfg.expanded, 1, act=act(inplace=True))
-        layers["depthwise"] = conv_bn(cfg.expanded, cfg.expanded, cfg.kernel_size, cfg.stride, groups=cfg.expanded,
-                                      act=act(inplace=True))
+            layers["expand"] = conv_bn(
+                cfg.in_channels, cfg.expanded, 1, act=act(inplace=True)
+            )
+        layers["depthwise"] = conv_bn(
+            cfg.expanded,
+            cfg.expanded,
+            cfg.kernel_size,
+            cfg.stride,
+            groups=cfg.expanded,
+            act=act(inplace=True),
+        )
         if cfg.use_se:
             layers["se"] = mobilenet_v3_se(cfg.expanded)
         layers["project"] = conv_bn(cfg.expanded, cfg.out_channels, 1)
@@ -100,25 +118,46 @@ class MobileNetV3(nn.Module):
         dropout: dropout before the last layer.
     """
 
-    def __init__(self, blocks: tuple[MobileNetV3Block, ...] = MOBILENET_V3_LARGE_BLOCKS, *,
-                 last_channel: int = 1280, num_classes: int = 1000, dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        blocks: tuple[MobileNetV3Block, ...] = MOBILENET_V3_LARGE_BLOCKS,
+        *,
+        last_channel: int = 1280,
+        num_classes: int = 1000,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         last_channel = checks.positive_int("last_channel", last_channel)
         num_classes = checks.positive_int("num_classes", num_classes)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0 <= dropout < 1
+        ):
+            raise ValueError(
+                f"dropout must be a probability in [0, 1), got {dropout!r}"
+            )
         if not blocks or not all(isinstance(b, MobileNetV3Block) for b in blocks):
-            raise TypeError("blocks must be a non-empty sequence of MobileNetV3Block rows")
+            raise TypeError(
+                "blocks must be a non-empty sequence of MobileNetV3Block rows"
+            )
         layers: OrderedDict[str, nn.Module] = OrderedDict(
-            stem=conv_bn(3, blocks[0].in_channels, 3, 2, act=nn.Hardswish(inplace=True)))
+            stem=conv_bn(3, blocks[0].in_channels, 3, 2, act=nn.Hardswish(inplace=True))
+        )
         for i, cfg in enumerate(blocks):
             layers[f"block{i + 1}"] = InvertedResidual(cfg)
         head = 6 * blocks[-1].out_channels
-        layers["head"] = conv_bn(blocks[-1].out_channels, head, 1, act=nn.Hardswish(inplace=True))
+        layers["head"] = conv_bn(
+            blocks[-1].out_channels, head, 1, act=nn.Hardswish(inplace=True)
+        )
         self.features = nn.Sequential(layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Linear(head, last_channel), nn.Hardswish(inplace=True),
-                                        nn.Dropout(p=dropout, inplace=True), nn.Linear(last_channel, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(head, last_channel),
+            nn.Hardswish(inplace=True),
+            nn.Dropout(p=dropout, inplace=True),
+            nn.Linear(last_channel, num_classes),
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -137,4 +176,9 @@ class MobileNetV3(nn.Module):
 
 def mobilenet_v3_large(*, num_classes: int = 1000, dropout: float = 0.2) -> MobileNetV3:
     """MobileNetV3-Large (Howard et al. 2019): 5,483,032 parameters, as torchvision's ``mobilenet_v3_large``."""
-    return MobileNetV3(MOBILENET_V3_LARGE_BLOCKS, last_channel=1280, num_classes=num_classes, dropout=dropout)
+    return MobileNetV3(
+        MOBILENET_V3_LARGE_BLOCKS,
+        last_channel=1280,
+        num_classes=num_classes,
+        dropout=dropout,
+    )

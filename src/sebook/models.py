@@ -6,6 +6,7 @@ timm's ``seresnet50``: 28,088,024). Every bottleneck is a :class:`sebook.blocks.
 EfficientNet block a :class:`sebook.blocks.MBConv`. Explained in the chapters "SE-ResNet", "MBConv" and "Costs";
 the small Fashion-MNIST nets are in :mod:`sebook.fashion_models`.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,12 +46,26 @@ class ResNet(nn.Module):
         stride_in_1x1: put each stage's stride on the first 1x1 convolution (the original Caffe layout).
     """
 
-    def __init__(self, layers: Sequence[int], *, num_classes: int = 1000, attention: str = "none",
-                 reduction: float = 16, integration: str = "standard", fused: bool = True,
-                 stride_in_1x1: bool = False) -> None:
+    def __init__(
+        self,
+        layers: Sequence[int],
+        *,
+        num_classes: int = 1000,
+        attention: str = "none",
+        reduction: float = 16,
+        integration: str = "standard",
+        fused: bool = True,
+        stride_in_1x1: bool = False,
+    ) -> None:
         super().__init__()
-        if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or len(layers) != 4:
-            raise ValueError(f"layers must be a sequence of 4 unit counts (one per stage), got {layers!r}")
+        if (
+            isinstance(layers, (str, bytes))
+            or not isinstance(layers, Sequence)
+            or len(layers) != 4
+        ):
+            raise ValueError(
+                f"layers must be a sequence of 4 unit counts (one per stage), got {layers!r}"
+            )
         layers = [checks.positive_int(f"layers[{i}]", n) for i, n in enumerate(layers)]
         num_classes = checks.positive_int("num_classes", num_classes)
         checks.one_of("attention", attention, ATTENTION)
@@ -64,9 +79,18 @@ class ResNet(nn.Module):
         for i, (count, width) in enumerate(zip(layers, RESNET_WIDTHS)):
             units = []
             for j in range(count):
-                units.append(bottleneck(in_channels, width, 2 if (i > 0 and j == 0) else 1, attention=attention,
-                                        reduction=reduction, integration=integration, fused=fused,
-                                        stride_in_1x1=stride_in_1x1))
+                units.append(
+                    bottleneck(
+                        in_channels,
+                        width,
+                        2 if (i > 0 and j == 0) else 1,
+                        attention=attention,
+                        reduction=reduction,
+                        integration=integration,
+                        fused=fused,
+                        stride_in_1x1=stride_in_1x1,
+                    )
+                )
                 in_channels = width * 4
             self.add_module(f"layer{i + 1}", nn.Sequential(*units))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -86,30 +110,60 @@ class ResNet(nn.Module):
 
 def resnet50(*, num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
     """ResNet-50 without attention: 25,557,032 parameters, as torchvision's ``resnet50``."""
-    return ResNet(RESNET_LAYERS[50], num_classes=num_classes, stride_in_1x1=stride_in_1x1)
+    return ResNet(
+        RESNET_LAYERS[50], num_classes=num_classes, stride_in_1x1=stride_in_1x1
+    )
 
 
 def resnet101(*, num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
     """ResNet-101 without attention: 44,549,160 parameters, as torchvision's ``resnet101``."""
-    return ResNet(RESNET_LAYERS[101], num_classes=num_classes, stride_in_1x1=stride_in_1x1)
+    return ResNet(
+        RESNET_LAYERS[101], num_classes=num_classes, stride_in_1x1=stride_in_1x1
+    )
 
 
-def se_resnet50(reduction: float = 16, integration: str = "standard", *, fused: bool = True,
-                num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
+def se_resnet50(
+    reduction: float = 16,
+    integration: str = "standard",
+    *,
+    fused: bool = True,
+    num_classes: int = 1000,
+    stride_in_1x1: bool = False,
+) -> ResNet:
     """SE-ResNet-50 (Hu et al., Table 1): an SE block with FC biases in every bottleneck.
 
     With ``reduction=16``: 28,088,024 parameters, as timm's ``seresnet50``. ``integration`` picks one of the
     paper's four positions; ``fused=False`` builds the naive recalibrate-then-add form (see "Costs").
     """
-    return ResNet(RESNET_LAYERS[50], num_classes=num_classes, attention="se", reduction=reduction,
-                  integration=integration, fused=fused, stride_in_1x1=stride_in_1x1)
+    return ResNet(
+        RESNET_LAYERS[50],
+        num_classes=num_classes,
+        attention="se",
+        reduction=reduction,
+        integration=integration,
+        fused=fused,
+        stride_in_1x1=stride_in_1x1,
+    )
 
 
-def se_resnet101(reduction: float = 16, integration: str = "standard", *, fused: bool = True,
-                 num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
+def se_resnet101(
+    reduction: float = 16,
+    integration: str = "standard",
+    *,
+    fused: bool = True,
+    num_classes: int = 1000,
+    stride_in_1x1: bool = False,
+) -> ResNet:
     """SE-ResNet-101: ResNet-101 with an SE block in every bottleneck (arguments as :func:`se_resnet50`)."""
-    return ResNet(RESNET_LAYERS[101], num_classes=num_classes, attention="se", reduction=reduction,
-                  integration=integration, fused=fused, stride_in_1x1=stride_in_1x1)
+    return ResNet(
+        RESNET_LAYERS[101],
+        num_classes=num_classes,
+        attention="se",
+        reduction=reduction,
+        integration=integration,
+        fused=fused,
+        stride_in_1x1=stride_in_1x1,
+    )
 
 
 EFFICIENTNET_B0_STAGES = (
@@ -142,41 +196,72 @@ class EfficientNet(nn.Module):
         se_placement, gate_layer: passed to every :class:`sebook.blocks.MBConv`.
     """
 
-    def __init__(self, stages: Sequence[Sequence[int]] = EFFICIENTNET_B0_STAGES, *, num_classes: int = 1000,
-                 stem_channels: int = 32, head_channels: int = 1280, dropout: float = 0.2,
-                 stochastic_depth_prob: float = 0.2, se_placement: str = "efficientnet",
-                 gate_layer: LayerSpec = "sigmoid") -> None:
+    def __init__(
+        self,
+        stages: Sequence[Sequence[int]] = EFFICIENTNET_B0_STAGES,
+        *,
+        num_classes: int = 1000,
+        stem_channels: int = 32,
+        head_channels: int = 1280,
+        dropout: float = 0.2,
+        stochastic_depth_prob: float = 0.2,
+        se_placement: str = "efficientnet",
+        gate_layer: LayerSpec = "sigmoid",
+    ) -> None:
         super().__init__()
         num_classes = checks.positive_int("num_classes", num_classes)
         stem_channels = checks.positive_int("stem_channels", stem_channels)
         head_channels = checks.positive_int("head_channels", head_channels)
         checks.one_of("se_placement", se_placement, SE_PLACEMENTS)
-        for name, p in (("dropout", dropout), ("stochastic_depth_prob", stochastic_depth_prob)):
+        for name, p in (
+            ("dropout", dropout),
+            ("stochastic_depth_prob", stochastic_depth_prob),
+        ):
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
                 raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
         stages = [tuple(row) for row in stages]
         if not stages or any(len(row) != 6 for row in stages):
-            raise ValueError("stages must be a non-empty sequence of rows "
-                             "(expand_ratio, kernel_size, stride, in_channels, out_channels, repeats)")
+            raise ValueError(
+                "stages must be a non-empty sequence of rows "
+                "(expand_ratio, kernel_size, stride, in_channels, out_channels, repeats)"
+            )
         total = sum(checks.positive_int("repeats", row[5]) for row in stages)
         features: OrderedDict[str, nn.Module] = OrderedDict(
-            stem=conv_bn(3, stem_channels, 3, 2, act=nn.SiLU(inplace=True)))
+            stem=conv_bn(3, stem_channels, 3, 2, act=nn.SiLU(inplace=True))
+        )
         in_channels, index = stem_channels, 0
-        for s, (expand, kernel, stride, stage_in, out_channels, repeats) in enumerate(stages):
+        for s, (expand, kernel, stride, stage_in, out_channels, repeats) in enumerate(
+            stages
+        ):
             if stage_in != in_channels:
-                raise ValueError(f"stages[{s}] starts with in_channels={stage_in!r}, but the previous layer "
-                                 f"gives {in_channels} channels")
+                raise ValueError(
+                    f"stages[{s}] starts with in_channels={stage_in!r}, but the previous layer "
+                    f"gives {in_channels} channels"
+                )
             blocks = []
             for j in range(repeats):
-                blocks.append(MBConv(in_channels, out_channels, expand, kernel, stride if j == 0 else 1,
-                                     se_placement=se_placement, gate_layer=gate_layer,
-                                     stochastic_depth_prob=stochastic_depth_prob * index / total))
+                blocks.append(
+                    MBConv(
+                        in_channels,
+                        out_channels,
+                        expand,
+                        kernel,
+                        stride if j == 0 else 1,
+                        se_placement=se_placement,
+                        gate_layer=gate_layer,
+                        stochastic_depth_prob=stochastic_depth_prob * index / total,
+                    )
+                )
                 in_channels, index = out_channels, index + 1
             features[f"stage{s + 1}"] = nn.Sequential(*blocks)
-        features["head"] = conv_bn(in_channels, head_channels, 1, act=nn.SiLU(inplace=True))
+        features["head"] = conv_bn(
+            in_channels, head_channels, 1, act=nn.SiLU(inplace=True)
+        )
         self.features = nn.Sequential(features)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True), nn.Linear(head_channels, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout, inplace=True), nn.Linear(head_channels, num_classes)
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")
@@ -192,29 +277,46 @@ class EfficientNet(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-def efficientnet_b0(*, num_classes: int = 1000, dropout: float = 0.2, stochastic_depth_prob: float = 0.2,
-                    se_placement: str = "efficientnet", gate_layer: LayerSpec = "sigmoid") -> EfficientNet:
+def efficientnet_b0(
+    *,
+    num_classes: int = 1000,
+    dropout: float = 0.2,
+    stochastic_depth_prob: float = 0.2,
+    se_placement: str = "efficientnet",
+    gate_layer: LayerSpec = "sigmoid",
+) -> EfficientNet:
     """EfficientNet-B0 (Tan & Le 2019): 5,288,548 parameters, as torchvision's ``efficientnet_b0``.
 
     ``se_placement="after_project"`` moves SE after the projection, where the source notebook put it; ``gate_layer="hard_sigmoid"`` gives the
     MobileNetV3-style gate (Howard et al. 2019).
     """
-    return EfficientNet(EFFICIENTNET_B0_STAGES, num_classes=num_classes, dropout=dropout,
-                        stochastic_depth_prob=stochastic_depth_prob, se_placement=se_placement,
-                        gate_layer=gate_layer)
+    return EfficientNet(
+        EFFICIENTNET_B0_STAGES,
+        num_classes=num_classes,
+        dropout=dropout,
+        stochastic_depth_prob=stochastic_depth_prob,
+        se_placement=se_placement,
+        gate_layer=gate_layer,
+    )
 
 
-
-TORCHVISION_ARCHS = {"resnet50": (resnet50, "resnet"), "resnet101": (resnet101, "resnet"),
-                     "efficientnet_b0": (efficientnet_b0, "efficientnet")}
+TORCHVISION_ARCHS = {
+    "resnet50": (resnet50, "resnet"),
+    "resnet101": (resnet101, "resnet"),
+    "efficientnet_b0": (efficientnet_b0, "efficientnet"),
+}
 """Architectures :func:`from_torchvision` accepts: the book's builder and the key layout of each."""
 
 TIMM_ARCHS = {"seresnet50": (se_resnet50, "resnet")}
 """Architectures :func:`from_timm` accepts."""
 
 
-def _from_layout(archs: dict, arch: str, state_dict: Mapping[str, torch.Tensor],
-                 num_classes: int | None) -> nn.Module:
+def _from_layout(
+    archs: dict,
+    arch: str,
+    state_dict: Mapping[str, torch.Tensor],
+    num_classes: int | None,
+) -> nn.Module:
     build, layout = archs[checks.one_of("arch", arch, archs)]
     if num_classes is None:  # read it from the classifier, so fine-tuned heads load too
         head = None
@@ -226,8 +328,9 @@ def _from_layout(archs: dict, arch: str, state_dict: Mapping[str, torch.Tensor],
     return model.eval()
 
 
-def from_torchvision(arch: str, state_dict: Mapping[str, torch.Tensor], *,
-                     num_classes: int | None = None) -> nn.Module:
+def from_torchvision(
+    arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None
+) -> nn.Module:
     """The book's ``arch`` (``"resnet50"``, ``"resnet101"``, ``"efficientnet_b0"``) with torchvision's weights.
 
     ``state_dict`` is a torchvision model's (e.g. ``torchvision.models.resnet50(weights="DEFAULT").state_dict()``);
@@ -236,13 +339,16 @@ def from_torchvision(arch: str, state_dict: Mapping[str, torch.Tensor], *,
     return _from_layout(TORCHVISION_ARCHS, arch, state_dict, num_classes)
 
 
-def from_timm(arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None) -> nn.Module:
+def from_timm(
+    arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None
+) -> nn.Module:
     """The book's SE-ResNet-50 with the weights of timm's ``seresnet50`` (``arch="seresnet50"``).
 
     timm's SE layers ``se.fc1``/``se.fc2`` are 1x1 convolutions with biases; they become the book's linear layers
     (:mod:`sebook.weight_maps`). Returns the model in eval mode.
     """
     return _from_layout(TIMM_ARCHS, arch, state_dict, num_classes)
+
 
 # SE in today's networks (chapter "SE's family"), each in its own module, re-exported here
 from .efficientnet_v2 import EfficientNetV2, efficientnet_v2_s  # noqa: E402

@@ -3,6 +3,7 @@
 Hu et al., *Squeeze-and-Excitation Networks*, Sec. 3.2 (Eq. 4): ``x_tilde_c = s_c * u_c``. Explained in
 the chapter "Recalibration"; the fused form with the residual addition in "Costs".
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,7 +17,9 @@ def recalibrate(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
     return x * gates[:, :, None, None]  # (B, C, 1, 1): broadcasts over H and W
 
 
-def recalibrate_add(x: torch.Tensor, gates: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+def recalibrate_add(
+    x: torch.Tensor, gates: torch.Tensor, residual: torch.Tensor
+) -> torch.Tensor:
     """``residual + x * gates`` in one pass over memory (``torch.addcmul``), as used after a residual branch."""
     gates, residual = checks.gates_fit(x, gates), checks.same_shape(residual, x)
     return torch.addcmul(residual, x, gates[:, :, None, None])

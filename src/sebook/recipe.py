@@ -4,6 +4,7 @@ A :class:`Recipe` is stored in every checkpoint's manifest entry (``recipe``), s
 record alone. :data:`RECIPES` names the recipes the book uses; :func:`augment` is the data augmentation they name.
 Explained in "Learned channel weights".
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,17 +58,31 @@ class Recipe:
             raise ValueError(f"name must be letters, digits and '-', got {self.name!r}")
         checks.positive_int("epochs", self.epochs)
         if checks.positive_int("batch_size", self.batch_size) < 2:
-            raise ValueError(f"batch_size must be at least 2 (BatchNorm needs two examples), got {self.batch_size}")
+            raise ValueError(
+                f"batch_size must be at least 2 (BatchNorm needs two examples), got {self.batch_size}"
+            )
         object.__setattr__(self, "lr", checks.positive_number("lr", self.lr))
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
-                or not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if (
+            isinstance(self.weight_decay, bool)
+            or not isinstance(self.weight_decay, (int, float))
+            or not self.weight_decay >= 0
+        ):
+            raise ValueError(
+                f"weight_decay must be a number >= 0, got {self.weight_decay!r}"
+            )
         object.__setattr__(self, "weight_decay", float(self.weight_decay))
         checks.one_of("schedule", self.schedule, SCHEDULES)
         checks.one_of("augment", self.augment, AUGMENTATIONS)
         checks.one_of("labels", self.labels, LABELS)
-        if self.train_subset is not None and not 2 <= checks.positive_int("train_subset", self.train_subset) <= 60_000:
-            raise ValueError(f"train_subset must be between 2 and 60000 (or None for all), got {self.train_subset!r}")
+        if (
+            self.train_subset is not None
+            and not 2
+            <= checks.positive_int("train_subset", self.train_subset)
+            <= 60_000
+        ):
+            raise ValueError(
+                f"train_subset must be between 2 and 60000 (or None for all), got {self.train_subset!r}"
+            )
         checks.positive_int("threads", self.threads)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,8 +97,10 @@ class Recipe:
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(known))
         if unknown:
-            raise ValueError(f"unknown Recipe key(s) {', '.join(map(repr, unknown))}; the known keys are "
-                             f"{', '.join(map(repr, known))}")
+            raise ValueError(
+                f"unknown Recipe key(s) {', '.join(map(repr, unknown))}; the known keys are "
+                f"{', '.join(map(repr, known))}"
+            )
         return cls(**d)
 
     def replace(self, **changes: Any) -> Recipe:
@@ -97,12 +114,20 @@ SHORT = Recipe("short")
 PLATEAU = Recipe("plateau", epochs=6, augment="shift-flip")
 """The book's main recipe, 6 epochs with shifts and flips; test accuracy levels off as the learning rate decays."""
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (SHORT, PLATEAU, PLATEAU.replace(name="plateau-shuffled",
-                                                                                  labels="shuffled"))}
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        SHORT,
+        PLATEAU,
+        PLATEAU.replace(name="plateau-shuffled", labels="shuffled"),
+    )
+}
 """The named recipes of the committed checkpoints."""
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2) -> torch.Tensor:
+def augment(
+    images: torch.Tensor, generator: torch.Generator, max_shift: int = 2
+) -> torch.Tensor:
     """Shift each (B, C, H, W) image by up to ``max_shift`` pixels each way (zero fill) and flip half of them.
 
     The shifts and flips are drawn from ``generator``, so a seeded run augments identically every time.
@@ -113,6 +138,10 @@ def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2
     padded = F.pad(images, (max_shift,) * 4)
     rows = (shifts[0][:, None] + torch.arange(h))[:, None, :, None]
     cols = (shifts[1][:, None] + torch.arange(w))[:, None, None, :]
-    shifted = padded[torch.arange(b)[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None],
-                     rows, cols]
+    shifted = padded[
+        torch.arange(b)[:, None, None, None],
+        torch.arange(images.shape[1])[None, :, None, None],
+        rows,
+        cols,
+    ]
     return torch.where(flips[:, None, None, None], shifted.flip(-1), shifted)

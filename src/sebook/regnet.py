@@ -11,6 +11,7 @@ with ``w_b = w_out`` (bottleneck ratio 1) and SE inside the branch, after the gr
 channels but with a bottleneck width of ``int(round(0.25 * w_in))``: a quarter of the unit's *input* width.
 Explained in the chapter "SE's family".
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ class RegNetStage(NamedTuple):
     group_width: int
 
 
-def regnet_stages(depth: int, w_0: int, w_a: float, w_m: float, group_width: int) -> tuple[RegNetStage, ...]:
+def regnet_stages(
+    depth: int, w_0: int, w_a: float, w_m: float, group_width: int
+) -> tuple[RegNetStage, ...]:
     """The stages of a RegNet from its design parameters (Radosavovic et al., Sec. 3.3, Eqs. 2-3).
 
     Unit ``j`` gets the width ``u_j = w_0 + w_a j``; ``s_j = round(log(u_j / w_0) / log(w_m))`` quantizes it to
@@ -52,9 +55,15 @@ def regnet_stages(depth: int, w_0: int, w_a: float, w_m: float, group_width: int
     if w_m <= 1:
         raise ValueError(f"w_m must be a number > 1, got {w_m!r}")
     group_width = checks.positive_int("group_width", group_width)
-    widths_cont = torch.arange(depth, device="cpu") * w_a + w_0  # cpu even under torch.device("meta")
+    widths_cont = (
+        torch.arange(depth, device="cpu") * w_a + w_0
+    )  # cpu even under torch.device("meta")
     capacity = torch.round(torch.log(widths_cont / w_0) / math.log(w_m))
-    widths = (torch.round(torch.divide(w_0 * torch.pow(w_m, capacity), 8)) * 8).int().tolist()
+    widths = (
+        (torch.round(torch.divide(w_0 * torch.pow(w_m, capacity), 8)) * 8)
+        .int()
+        .tolist()
+    )
     stages: list[RegNetStage] = []
     for w in widths:
         if stages and stages[-1].width == w:
@@ -76,8 +85,13 @@ REGNET_SE_RATIO = 0.25
 """RegNetY's SE bottleneck width as a fraction of the unit's input width."""
 
 
-def regnet_unit(w_in: int, w_out: int, stride: int, group_width: int, se_ratio: float | None = REGNET_SE_RATIO,
-                ) -> ResidualUnit:
+def regnet_unit(
+    w_in: int,
+    w_out: int,
+    stride: int,
+    group_width: int,
+    se_ratio: float | None = REGNET_SE_RATIO,
+) -> ResidualUnit:
     """RegNet's residual bottleneck unit as a :class:`~sebook.blocks.ResidualUnit`, SE inside the branch.
 
     ``branch = a (1x1, BN, ReLU) -> b (3x3, groups = w_out // group_width, stride, BN, ReLU) -> se -> c (1x1, BN)``;
@@ -85,12 +99,32 @@ def regnet_unit(w_in: int, w_out: int, stride: int, group_width: int, se_ratio: 
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         a=conv_bn(w_in, w_out, 1, act=nn.ReLU(inplace=True)),
-        b=conv_bn(w_out, w_out, 3, stride, groups=w_out // group_width, act=nn.ReLU(inplace=True)))
+        b=conv_bn(
+            w_out,
+            w_out,
+            3,
+            stride,
+            groups=w_out // group_width,
+            act=nn.ReLU(inplace=True),
+        ),
+    )
     if se_ratio:
-        layers["se"] = SEBlock(w_out, rd_channels=int(round(se_ratio * w_in)), act_layer="relu")
+        layers["se"] = SEBlock(
+            w_out, rd_channels=int(round(se_ratio * w_in)), act_layer="relu"
+        )
     layers["c"] = conv_bn(w_out, w_out, 1)
-    shortcut: nn.Module = nn.Identity() if (w_in == w_out and stride == 1) else conv_bn(w_in, w_out, 1, stride)
-    return ResidualUnit(nn.Sequential(layers), shortcut, NoAttention(w_out), "standard", nn.ReLU(inplace=True))
+    shortcut: nn.Module = (
+        nn.Identity()
+        if (w_in == w_out and stride == 1)
+        else conv_bn(w_in, w_out, 1, stride)
+    )
+    return ResidualUnit(
+        nn.Sequential(layers),
+        shortcut,
+        NoAttention(w_out),
+        "standard",
+        nn.ReLU(inplace=True),
+    )
 
 
 class RegNet(nn.Module):
@@ -103,11 +137,19 @@ class RegNet(nn.Module):
         num_classes: outputs of the classifier.
     """
 
-    def __init__(self, stages: tuple[RegNetStage, ...], *, se_ratio: float | None = REGNET_SE_RATIO,
-                 stem_width: int = 32, num_classes: int = 1000) -> None:
+    def __init__(
+        self,
+        stages: tuple[RegNetStage, ...],
+        *,
+        se_ratio: float | None = REGNET_SE_RATIO,
+        stem_width: int = 32,
+        num_classes: int = 1000,
+    ) -> None:
         super().__init__()
         if not stages or not all(isinstance(s, RegNetStage) for s in stages):
-            raise TypeError("stages must be a non-empty tuple of RegNetStage rows (see regnet_stages)")
+            raise TypeError(
+                "stages must be a non-empty tuple of RegNetStage rows (see regnet_stages)"
+            )
         if se_ratio is not None:
             se_ratio = checks.positive_number("se_ratio", se_ratio)
         stem_width = checks.positive_int("stem_width", stem_width)
@@ -118,7 +160,15 @@ class RegNet(nn.Module):
         for i, stage in enumerate(stages):
             units = []
             for j in range(stage.depth):
-                units.append(regnet_unit(w_in, stage.width, 2 if j == 0 else 1, stage.group_width, se_ratio))
+                units.append(
+                    regnet_unit(
+                        w_in,
+                        stage.width,
+                        2 if j == 0 else 1,
+                        stage.group_width,
+                        se_ratio,
+                    )
+                )
                 w_in = stage.width
             trunk[f"block{i + 1}"] = nn.Sequential(*units)
         self.trunk_output = nn.Sequential(trunk)
@@ -140,4 +190,8 @@ class RegNet(nn.Module):
 
 def regnet_y_400mf(*, num_classes: int = 1000) -> RegNet:
     """RegNetY-400MF: 4,344,144 parameters, as torchvision's ``regnet_y_400mf``."""
-    return RegNet(regnet_stages(**REGNET_Y_400MF), se_ratio=REGNET_SE_RATIO, num_classes=num_classes)
+    return RegNet(
+        regnet_stages(**REGNET_Y_400MF),
+        se_ratio=REGNET_SE_RATIO,
+        num_classes=num_classes,
+    )

@@ -1,5 +1,6 @@
 """One call at the top of every chapter (seeds, threads, deterministic algorithms, figure style), and running a model
 for inference without leaving it changed."""
+
 from __future__ import annotations
 
 import contextlib
@@ -28,7 +29,9 @@ def setup(seed: int = 0, threads: int = BOOK_THREADS) -> None:
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
-    from .style import use_book_style  # matplotlib loads here, never on importing the blocks
+    from .style import (
+        use_book_style,
+    )  # matplotlib loads here, never on importing the blocks
 
     use_book_style()
 
@@ -47,10 +50,17 @@ def inference(module: nn.Module) -> Iterator[nn.Module]:
         module.train(was_training)
 
 
-def forward_in_batches(model: nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
+def forward_in_batches(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int
+) -> torch.Tensor:
     """``model``'s outputs for ``inputs``, computed ``batch_size`` at a time under :func:`inference`, concatenated."""
     batch_size = checks.positive_int("batch_size", batch_size)
     if len(inputs) == 0:
         return torch.empty(0)
     with inference(model):
-        return torch.cat([model(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
+        return torch.cat(
+            [
+                model(inputs[i : i + batch_size])
+                for i in range(0, len(inputs), batch_size)
+            ]
+        )

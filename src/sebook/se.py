@@ -4,6 +4,7 @@ Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018; TPAMI 2020), Fig. 1. Ea
 (:mod:`sebook.squeeze`, :mod:`sebook.excitation`, :mod:`sebook.recalibration`), explained in the chapter
 of the same name; the block is introduced in "Overview".
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,13 +29,21 @@ class ChannelAttention(nn.Module):
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """The (B, C) channel weights the block computes for ``x``."""
-        x = checks.feature_map(x, self.channels)  # the one check: a clear error for a channel mismatch
+        x = checks.feature_map(
+            x, self.channels
+        )  # the one check: a clear error for a channel mismatch
         return self.excitation(self.squeeze(x))
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Recalibrate ``x``; with ``residual``, return ``residual + recalibrated x`` fused in one op."""
         gates = self.gates(x)
-        return recalibrate(x, gates) if residual is None else recalibrate_add(x, gates, residual)
+        return (
+            recalibrate(x, gates)
+            if residual is None
+            else recalibrate_add(x, gates, residual)
+        )
 
 
 class SEBlock(ChannelAttention):
@@ -51,12 +60,27 @@ class SEBlock(ChannelAttention):
         bias: whether the excitation's linear layers have biases.
     """
 
-    def __init__(self, channels: int, reduction: float = 16, *, rd_channels: int | None = None, rd_divisor: int = 1,
-                 squeeze: str = "avg", act_layer: LayerSpec = "relu", gate_layer: LayerSpec = "sigmoid",
-                 bias: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        squeeze: str = "avg",
+        act_layer: LayerSpec = "relu",
+        gate_layer: LayerSpec = "sigmoid",
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = checks.positive_int("channels", channels)
         self.squeeze = Squeeze(checks.one_of("squeeze", squeeze, SQUEEZE_MODES))
-        self.excitation = Excitation(channels, reduction, rd_channels=rd_channels, rd_divisor=rd_divisor,
-                                     act_layer=act_layer, gate_layer=gate_layer, bias=bias)
-
+        self.excitation = Excitation(
+            channels,
+            reduction,
+            rd_channels=rd_channels,
+            rd_divisor=rd_divisor,
+            act_layer=act_layer,
+            gate_layer=gate_layer,
+            bias=bias,
+        )

@@ -4,6 +4,7 @@ A trained variant is a handful of numbers, one per seed; these functions say how
 whether that exceeds the seed-to-seed spread. Explained in "Ablations"; used in "The reduction ratio, measured"
 and "Successors".
 """
+
 from __future__ import annotations
 
 import statistics
@@ -15,17 +16,30 @@ def seed_statistics(values: Sequence[float]) -> dict[str, float]:
 
     Used in "Ablations" and "Successors" to report ``mean ± std`` over the seeds of each trained variant.
     """
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) < 1:
-        raise ValueError(f"values must be a non-empty sequence of numbers, got {values!r}")
+    if (
+        isinstance(values, (str, bytes))
+        or not isinstance(values, Sequence)
+        or len(values) < 1
+    ):
+        raise ValueError(
+            f"values must be a non-empty sequence of numbers, got {values!r}"
+        )
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
             raise TypeError(f"values[{i}] must be a number, got {v!r}")
     n = len(values)
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if n > 1 else 0.0,
-            "min": float(min(values)), "max": float(max(values)), "n": n}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if n > 1 else 0.0,
+        "min": float(min(values)),
+        "max": float(max(values)),
+        "n": n,
+    }
 
 
-def compare_with_baseline(values: Sequence[float], baseline: Sequence[float]) -> dict[str, float | bool]:
+def compare_with_baseline(
+    values: Sequence[float], baseline: Sequence[float]
+) -> dict[str, float | bool]:
     """How a variant's results over seeds differ from the baseline's, and whether that exceeds the seed spread.
 
     Returns the difference of the means, its standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)`` (Welch's), their
@@ -35,13 +49,20 @@ def compare_with_baseline(values: Sequence[float], baseline: Sequence[float]) ->
     """
     v, b = seed_statistics(values), seed_statistics(baseline)
     if v["n"] < 2 or b["n"] < 2:
-        raise ValueError(f"values and baseline need at least 2 seeds each to estimate a spread; got {v['n']} and "
-                         f"{b['n']}")
+        raise ValueError(
+            f"values and baseline need at least 2 seeds each to estimate a spread; got {v['n']} and "
+            f"{b['n']}"
+        )
     diff = v["mean"] - b["mean"]
     se = (v["std"] ** 2 / v["n"] + b["std"] ** 2 / b["n"]) ** 0.5
     ratio = abs(diff) / se if se > 0 else (0.0 if diff == 0 else float("inf"))
-    return {"difference": diff, "standard_error": se, "ratio": ratio, "exceeds_spread": ratio > 2.0,
-            "ranges_overlap": v["min"] <= b["max"] and b["min"] <= v["max"]}
+    return {
+        "difference": diff,
+        "standard_error": se,
+        "ratio": ratio,
+        "exceeds_spread": ratio > 2.0,
+        "ranges_overlap": v["min"] <= b["max"] and b["min"] <= v["max"],
+    }
 
 
 def pooled_seed_spread(results: dict[str, Sequence[float]]) -> dict[str, float]:
@@ -53,19 +74,27 @@ def pooled_seed_spread(results: dict[str, Sequence[float]]) -> dict[str, float]:
     "Ablations".
     """
     if not isinstance(results, dict) or not results:
-        raise ValueError("results must be a non-empty dict from variant labels to results over seeds")
+        raise ValueError(
+            "results must be a non-empty dict from variant labels to results over seeds"
+        )
     squares, dof = 0.0, 0
     for label, values in results.items():
         s = seed_statistics(values)
         squares += s["std"] ** 2 * (s["n"] - 1)
         dof += s["n"] - 1
     if dof == 0:
-        raise ValueError("results need at least one variant with 2 or more seeds to estimate a spread")
+        raise ValueError(
+            "results need at least one variant with 2 or more seeds to estimate a spread"
+        )
     return {"std": (squares / dof) ** 0.5, "dof": dof, "variants": len(results)}
 
 
-def ablation_rows(results: dict[str, Sequence[float]], baseline: str, paper: dict[str, float] | None = None,
-                  spread: float | None = None) -> list[dict[str, object]]:
+def ablation_rows(
+    results: dict[str, Sequence[float]],
+    baseline: str,
+    paper: dict[str, float] | None = None,
+    spread: float | None = None,
+) -> list[dict[str, object]]:
     """One row per variant of an ablation: its mean over seeds, its difference from ``baseline`` and the paper's.
 
     ``results`` maps a label to accuracies over seeds (fractions or %); ``paper`` maps labels to the published top-1
@@ -77,9 +106,17 @@ def ablation_rows(results: dict[str, Sequence[float]], baseline: str, paper: dic
     without it, each pair's own spreads (Welch's, as :func:`compare_with_baseline`). Explained in "Ablations".
     """
     if not isinstance(results, dict) or baseline not in results:
-        names = ", ".join(map(repr, results)) if isinstance(results, dict) else type(results).__name__
+        names = (
+            ", ".join(map(repr, results))
+            if isinstance(results, dict)
+            else type(results).__name__
+        )
         raise ValueError(f"baseline must be one of {names}; got {baseline!r}")
-    if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or not spread >= 0):
+    if spread is not None and (
+        isinstance(spread, bool)
+        or not isinstance(spread, (int, float))
+        or not spread >= 0
+    ):
         raise ValueError(f"spread must be a number >= 0 or None, got {spread!r}")
     paper = paper or {}
     base = seed_statistics(results[baseline])
@@ -88,27 +125,60 @@ def ablation_rows(results: dict[str, Sequence[float]], baseline: str, paper: dic
         s = seed_statistics(values)
         diff = s["mean"] - base["mean"]
         if spread is None:
-            se = compare_with_baseline(values, results[baseline])["standard_error"] if label != baseline else 0.0
+            se = (
+                compare_with_baseline(values, results[baseline])["standard_error"]
+                if label != baseline
+                else 0.0
+            )
         else:
-            se = spread * (1 / s["n"] + 1 / base["n"]) ** 0.5 if label != baseline else 0.0
+            se = (
+                spread * (1 / s["n"] + 1 / base["n"]) ** 0.5
+                if label != baseline
+                else 0.0
+            )
         ratio = abs(diff) / se if se > 0 else 0.0
         error = paper.get(label)
-        gain = None if error is None or baseline not in paper else paper[baseline] - error
-        rows.append({"label": label, "mean": s["mean"], "std": s["std"], "n": s["n"], "difference": diff,
-                     "standard_error": se, "ratio": ratio, "beyond_noise": ratio > 2.0, "paper_error": error,
-                     "paper_gain": gain})
+        gain = (
+            None if error is None or baseline not in paper else paper[baseline] - error
+        )
+        rows.append(
+            {
+                "label": label,
+                "mean": s["mean"],
+                "std": s["std"],
+                "n": s["n"],
+                "difference": diff,
+                "standard_error": se,
+                "ratio": ratio,
+                "beyond_noise": ratio > 2.0,
+                "paper_error": error,
+                "paper_gain": gain,
+            }
+        )
     return rows
 
 
-def format_ablation_rows(rows: Sequence[dict[str, object]], scale: float = 100.0) -> str:
+def format_ablation_rows(
+    rows: Sequence[dict[str, object]], scale: float = 100.0
+) -> str:
     """:func:`ablation_rows` as a fixed-width text table; accuracies are multiplied by ``scale`` (to %)."""
-    lines = [f"{'variant':24s} {'mean':>6s} {'std':>5s}  {'diff':>6s} {'± 2 SE':>6s}  {'paper top-1 err':>15s}"]
+    lines = [
+        f"{'variant':24s} {'mean':>6s} {'std':>5s}  {'diff':>6s} {'± 2 SE':>6s}  {'paper top-1 err':>15s}"
+    ]
     for row in rows:
         paper = "" if row["paper_error"] is None else f"{row['paper_error']:.2f}"
-        noise = "" if row["standard_error"] == 0 else f"{2 * row['standard_error'] * scale:6.2f}"
-        diff = "" if row["standard_error"] == 0 else f"{row['difference'] * scale:+6.2f}"
-        lines.append(f"{str(row['label']):24s} {row['mean'] * scale:6.2f} {row['std'] * scale:5.2f}  {diff:>6s} "
-                     f"{noise:>6s}  {paper:>15s}")
+        noise = (
+            ""
+            if row["standard_error"] == 0
+            else f"{2 * row['standard_error'] * scale:6.2f}"
+        )
+        diff = (
+            "" if row["standard_error"] == 0 else f"{row['difference'] * scale:+6.2f}"
+        )
+        lines.append(
+            f"{str(row['label']):24s} {row['mean'] * scale:6.2f} {row['std'] * scale:5.2f}  {diff:>6s} "
+            f"{noise:>6s}  {paper:>15s}"
+        )
     return "\n".join(lines)
 
 
@@ -119,14 +189,20 @@ def student_t_cdf(t: float, dof: float) -> float:
     dof = float(dof)
     if not dof > 0:
         raise ValueError(f"dof must be a number > 0, got {dof!r}")
-    log_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    log_c = (
+        math.lgamma((dof + 1) / 2)
+        - math.lgamma(dof / 2)
+        - 0.5 * math.log(dof * math.pi)
+    )
     x = abs(float(t))
     steps = 2000  # even; the density is smooth, so this is exact to about 1e-10 for the values used here
     h = x / steps
     total = 0.0
     for i in range(steps + 1):
         weight = 1 if i in (0, steps) else (4 if i % 2 else 2)
-        total += weight * math.exp(log_c - (dof + 1) / 2 * math.log1p((i * h) ** 2 / dof))
+        total += weight * math.exp(
+            log_c - (dof + 1) / 2 * math.log1p((i * h) ** 2 / dof)
+        )
     half = total * h / 3
     return 0.5 + half if t >= 0 else 0.5 - half
 
@@ -142,7 +218,9 @@ def student_t_quantile(p: float, dof: float) -> float:
     return (low + high) / 2
 
 
-def welch_interval(values: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> dict[str, float]:
+def welch_interval(
+    values: Sequence[float], baseline: Sequence[float], level: float = 0.95
+) -> dict[str, float]:
     """Difference of means ``mean(values) - mean(baseline)`` with Welch's ``level`` confidence interval and p-value.
 
     Welch's t: standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)``, degrees of freedom by the Welch-Satterthwaite
@@ -152,24 +230,45 @@ def welch_interval(values: Sequence[float], baseline: Sequence[float], level: fl
     """
     v, b = seed_statistics(values), seed_statistics(baseline)
     if v["n"] < 2 or b["n"] < 2:
-        raise ValueError(f"values and baseline need at least 2 seeds each; got {v['n']} and {b['n']}")
+        raise ValueError(
+            f"values and baseline need at least 2 seeds each; got {v['n']} and {b['n']}"
+        )
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
     a, c = v["std"] ** 2 / v["n"], b["std"] ** 2 / b["n"]
     se = (a + c) ** 0.5
     diff = v["mean"] - b["mean"]
     if se == 0:
-        return {"difference": diff, "low": diff, "high": diff, "standard_error": 0.0, "dof": float("inf"),
-                "t": 0.0 if diff == 0 else float("inf"), "p": 1.0 if diff == 0 else 0.0, "n": v["n"],
-                "n_baseline": b["n"]}
-    dof = (a + c) ** 2 / (a ** 2 / (v["n"] - 1) + c ** 2 / (b["n"] - 1))
+        return {
+            "difference": diff,
+            "low": diff,
+            "high": diff,
+            "standard_error": 0.0,
+            "dof": float("inf"),
+            "t": 0.0 if diff == 0 else float("inf"),
+            "p": 1.0 if diff == 0 else 0.0,
+            "n": v["n"],
+            "n_baseline": b["n"],
+        }
+    dof = (a + c) ** 2 / (a**2 / (v["n"] - 1) + c**2 / (b["n"] - 1))
     half = student_t_quantile(1 - (1 - level) / 2, dof) * se
     t = diff / se
-    return {"difference": diff, "low": diff - half, "high": diff + half, "standard_error": se, "dof": dof, "t": t,
-            "p": 2 * (1 - student_t_cdf(abs(t), dof)), "n": v["n"], "n_baseline": b["n"]}
+    return {
+        "difference": diff,
+        "low": diff - half,
+        "high": diff + half,
+        "standard_error": se,
+        "dof": dof,
+        "t": t,
+        "p": 2 * (1 - student_t_cdf(abs(t), dof)),
+        "n": v["n"],
+        "n_baseline": b["n"],
+    }
 
 
-def holm(p_values: dict[str, float], alpha: float = 0.05) -> dict[str, dict[str, float | bool]]:
+def holm(
+    p_values: dict[str, float], alpha: float = 0.05
+) -> dict[str, dict[str, float | bool]]:
     """Holm's step-down correction for several comparisons: adjusted p-values and which stay significant.
 
     Sort the m p-values; the i-th smallest (from 0) is multiplied by ``m - i``, the products are made
@@ -180,11 +279,19 @@ def holm(p_values: dict[str, float], alpha: float = 0.05) -> dict[str, dict[str,
         raise ValueError("p_values must be a non-empty dict from labels to p-values")
     for label, p in p_values.items():
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise ValueError(f"p_values[{label!r}] must be a number in [0, 1], got {p!r}")
+            raise ValueError(
+                f"p_values[{label!r}] must be a number in [0, 1], got {p!r}"
+            )
     order = sorted(p_values, key=p_values.get)
     m, running, adjusted = len(order), 0.0, {}
     for i, label in enumerate(order):
         running = max(running, min(1.0, (m - i) * p_values[label]))
         adjusted[label] = running
-    return {label: {"p": float(p_values[label]), "adjusted": adjusted[label],
-                    "significant": adjusted[label] <= alpha} for label in p_values}
+    return {
+        label: {
+            "p": float(p_values[label]),
+            "adjusted": adjusted[label],
+            "significant": adjusted[label] <= alpha,
+        }
+        for label in p_values
+    }

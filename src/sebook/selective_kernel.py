@@ -20,6 +20,7 @@ has an independent sigmoid per channel. The bottleneck width is ``d = max(C / r,
 ``L = 32`` in the paper (``min_rd_channels``). Each branch is convolution, BatchNorm, ReLU; the paper's SKNets use
 grouped convolutions (``groups=32``) inside ResNeXt units. Explained in "SE's family".
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,11 +31,23 @@ from .excitation import make_rd_channels
 from .squeeze import global_avg_pool
 
 
-def _branch(in_channels: int, out_channels: int, stride: int, dilation: int, groups: int) -> nn.Sequential:
+def _branch(
+    in_channels: int, out_channels: int, stride: int, dilation: int, groups: int
+) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, stride, padding=dilation, dilation=dilation, groups=groups,
-                  bias=False),
-        nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            3,
+            stride,
+            padding=dilation,
+            dilation=dilation,
+            groups=groups,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
 
 
 class BranchSelect(nn.Module):
@@ -46,11 +59,17 @@ class BranchSelect(nn.Module):
         self.fc = nn.Linear(channels, rd_channels, bias=False)  # W
         self.bn = nn.BatchNorm1d(rd_channels)
         self.act = nn.ReLU(inplace=True)
-        self.fc_select = nn.Linear(rd_channels, branches * channels, bias=False)  # A and B stacked
+        self.fc_select = nn.Linear(
+            rd_channels, branches * channels, bias=False
+        )  # A and B stacked
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         z = self.act(self.bn(self.fc(s)))
-        return self.fc_select(z).unflatten(1, (self.branches, self.channels)).softmax(dim=1)
+        return (
+            self.fc_select(z)
+            .unflatten(1, (self.branches, self.channels))
+            .softmax(dim=1)
+        )
 
 
 class SelectiveKernel(nn.Module):
@@ -70,23 +89,38 @@ class SelectiveKernel(nn.Module):
         min_rd_channels: L, the smallest bottleneck width (32 in the paper).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, groups: int = 1,
-                 reduction: float = 16, rd_channels: int | None = None, rd_divisor: int = 1,
-                 min_rd_channels: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        reduction: float = 16,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        min_rd_channels: int = 32,
+    ) -> None:
         super().__init__()
         self.in_channels = checks.positive_int("in_channels", in_channels)
         self.out_channels = checks.positive_int("out_channels", out_channels)
         self.stride = int(checks.one_of("stride", stride, (1, 2)))  # type: ignore[arg-type]
         groups = checks.positive_int("groups", groups)
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups must divide in_channels ({in_channels}) and out_channels ({out_channels}), "
-                             f"got {groups}")
+            raise ValueError(
+                f"groups must divide in_channels ({in_channels}) and out_channels ({out_channels}), "
+                f"got {groups}"
+            )
         min_rd_channels = checks.positive_int("min_rd_channels", min_rd_channels)
         if rd_channels is None:
-            rd_channels = max(make_rd_channels(out_channels, reduction, rd_divisor), min_rd_channels)
+            rd_channels = max(
+                make_rd_channels(out_channels, reduction, rd_divisor), min_rd_channels
+            )
         self.rd_channels = checks.positive_int("rd_channels", rd_channels)
         self.branch3 = _branch(in_channels, out_channels, stride, 1, groups)  # 3x3
-        self.branch5 = _branch(in_channels, out_channels, stride, 2, groups)  # 3x3 dilated: 5x5 field
+        self.branch5 = _branch(
+            in_channels, out_channels, stride, 2, groups
+        )  # 3x3 dilated: 5x5 field
         self.select = BranchSelect(out_channels, self.rd_channels)
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -95,9 +129,13 @@ class SelectiveKernel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u1, u2 = self.branch3(x), self.branch5(x)  # split
-        ab = self.select(global_avg_pool(u1 + u2))  # fuse: squeeze the sum, then (B, 2, C) weights
+        ab = self.select(
+            global_avg_pool(u1 + u2)
+        )  # fuse: squeeze the sum, then (B, 2, C) weights
         return u1 * ab[:, 0, :, None, None] + u2 * ab[:, 1, :, None, None]  # select
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, branches=(3x3, 3x3 dilated 2), "
-                f"rd_channels={self.rd_channels}")
+        return (
+            f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, branches=(3x3, 3x3 dilated 2), "
+            f"rd_channels={self.rd_channels}"
+        )

@@ -4,6 +4,7 @@ Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018), Sec. 3.1. A convolutio
 field; the squeeze summarises every spatial position of a channel into a *channel descriptor*, so the
 excitation that follows can use global context. Explained in the chapter "Squeeze".
 """
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 :func:`use_book_style` is applied by :func:`sebook.runtime.setup`; :func:`as_array` is the one conversion every figure
 module shares.
 """
+
 from __future__ import annotations
 
 import matplotlib

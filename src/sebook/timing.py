@@ -2,6 +2,7 @@
 
 Used by ``benchmarks/*.py`` and explained in "Costs".
 """
+
 from __future__ import annotations
 
 import os
@@ -20,18 +21,28 @@ def machine_info() -> dict[str, object]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+            names = [
+                line.split(":", 1)[1].strip()
+                for line in f
+                if line.startswith("model name")
+            ]
         cpu = names[0] if names else cpu
     except OSError:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "load_average_1_5_15_min": [round(v, 2) for v in load]}
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_average_1_5_15_min": [round(v, 2) for v in load],
+    }
 
 
-def interleaved_timings(candidates: dict[str, Callable[[], object]], repeats: int = 10,
-                        warmup: int = 1) -> dict[str, list[float]]:
+def interleaved_timings(
+    candidates: dict[str, Callable[[], object]], repeats: int = 10, warmup: int = 1
+) -> dict[str, list[float]]:
     """Wall-clock seconds of each zero-argument callable, measured in interleaved rounds (A B C, B C A, ...).
 
     Every round calls each candidate once, starting at a rotating position, so that slow phases of a shared
@@ -39,10 +50,14 @@ def interleaved_timings(candidates: dict[str, Callable[[], object]], repeats: in
     and discarded. Used by ``benchmarks/se_overhead.py`` and "Costs".
     """
     if not isinstance(candidates, dict) or not candidates:
-        raise ValueError("candidates must be a non-empty dict from names to zero-argument callables")
+        raise ValueError(
+            "candidates must be a non-empty dict from names to zero-argument callables"
+        )
     for name, fn in candidates.items():
         if not callable(fn):
-            raise TypeError(f"candidates[{name!r}] must be callable, got {type(fn).__name__}")
+            raise TypeError(
+                f"candidates[{name!r}] must be callable, got {type(fn).__name__}"
+            )
     repeats = checks.positive_int("repeats", repeats)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
@@ -59,28 +74,43 @@ def interleaved_timings(candidates: dict[str, Callable[[], object]], repeats: in
     return times
 
 
-def median_ratios(timings: dict[str, list[float]], baseline: str) -> dict[str, dict[str, float]]:
+def median_ratios(
+    timings: dict[str, list[float]], baseline: str
+) -> dict[str, dict[str, float]]:
     """For each candidate, the round-by-round ratio of its time to ``baseline``'s: median and quartiles.
 
     Ratios are taken within a round (same machine state) before the median, which makes them robust to a
     noisy, shared machine. Returns ``{name: {"median", "q25", "q75", "median_seconds"}}``.
     """
     if baseline not in timings:
-        raise ValueError(f"baseline must be one of {', '.join(map(repr, timings))}; got {baseline!r}")
+        raise ValueError(
+            f"baseline must be one of {', '.join(map(repr, timings))}; got {baseline!r}"
+        )
     base = timings[baseline]
     result = {}
     for name, values in timings.items():
         if len(values) != len(base) or not values:
-            raise ValueError(f"timings[{name!r}] has {len(values)} values; expected {len(base)} like the baseline")
+            raise ValueError(
+                f"timings[{name!r}] has {len(values)} values; expected {len(base)} like the baseline"
+            )
         ratios = sorted(v / b for v, b in zip(values, base))
-        q = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else [ratios[0]] * 3
-        result[name] = {"median": statistics.median(ratios), "q25": q[0], "q75": q[2],
-                        "median_seconds": statistics.median(values)}
+        q = (
+            statistics.quantiles(ratios, n=4, method="inclusive")
+            if len(ratios) > 1
+            else [ratios[0]] * 3
+        )
+        result[name] = {
+            "median": statistics.median(ratios),
+            "q25": q[0],
+            "q75": q[2],
+            "median_seconds": statistics.median(values),
+        }
     return result
 
 
-def elementwise_overhead(ops: dict[str, dict[str, dict[str, float]]],
-                         blocks_per_stage: dict[str, int]) -> dict[str, float]:
+def elementwise_overhead(
+    ops: dict[str, dict[str, dict[str, float]]], blocks_per_stage: dict[str, int]
+) -> dict[str, float]:
     """Seconds that SE's squeeze and recalibration add to one forward pass, estimated from the steps timed alone.
 
     ``ops[stage][step]["median_seconds"]`` for the steps ``"add"``, ``"squeeze"``, ``"scale_then_add"`` and
@@ -88,17 +118,27 @@ def elementwise_overhead(ops: dict[str, dict[str, dict[str, float]]],
     ``"ops"``), and ``blocks_per_stage[stage]`` SE blocks per stage. Naive: Σ n·(squeeze + scale_then_add − add);
     fused: Σ n·(squeeze + fused_scale_add − add). The excitation's FC layers are left out. Used in "Costs".
     """
-    if not isinstance(ops, dict) or not isinstance(blocks_per_stage, dict) or not blocks_per_stage:
-        raise TypeError("ops must be a dict {stage: {step: timing}} and blocks_per_stage a non-empty dict {stage: n}")
+    if (
+        not isinstance(ops, dict)
+        or not isinstance(blocks_per_stage, dict)
+        or not blocks_per_stage
+    ):
+        raise TypeError(
+            "ops must be a dict {stage: {step: timing}} and blocks_per_stage a non-empty dict {stage: n}"
+        )
     steps = ("add", "squeeze", "scale_then_add", "fused_scale_add")
     total = {"naive": 0.0, "fused": 0.0}
     for stage, n in blocks_per_stage.items():
         n = checks.positive_int(f"blocks_per_stage[{stage!r}]", n)
         if stage not in ops:
-            raise ValueError(f"ops has no stage {stage!r}; it has {', '.join(map(repr, ops))}")
+            raise ValueError(
+                f"ops has no stage {stage!r}; it has {', '.join(map(repr, ops))}"
+            )
         missing = [s for s in steps if s not in ops[stage]]
         if missing:
-            raise ValueError(f"ops[{stage!r}] must hold the steps {', '.join(steps)}; missing {', '.join(missing)}")
+            raise ValueError(
+                f"ops[{stage!r}] must hold the steps {', '.join(steps)}; missing {', '.join(missing)}"
+            )
         t = {s: float(ops[stage][s]["median_seconds"]) for s in steps}
         total["naive"] += n * (t["squeeze"] + t["scale_then_add"] - t["add"])
         total["fused"] += n * (t["squeeze"] + t["fused_scale_add"] - t["add"])

@@ -7,6 +7,7 @@ and the thread count can change the last bits of a result). The same command on 
 same weights, bit for bit. Explained in "Learned channel weights"; the committed checkpoints and the commands that
 made them are listed in ``checkpoints/manifest.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,10 @@ PROGRESS_UPDATES = 10
 @contextlib.contextmanager
 def reproducible(threads: int | None) -> Iterator[None]:
     """Within the ``with``: deterministic algorithms on and ``threads`` torch threads; both restored afterwards."""
-    old_threads, old_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    old_threads, old_deterministic = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+    )
     old_fill = torch.utils.deterministic.fill_uninitialized_memory
     try:
         if threads is not None:
@@ -61,7 +65,9 @@ def reproducible(threads: int | None) -> Iterator[None]:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def predict(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000
+) -> torch.Tensor:
     """Logits (N, classes) of ``model`` in eval mode for (N, 1, 28, 28) ``images``, in order, batch by batch."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -70,20 +76,39 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
     return forward_in_batches(model, images, batch_size)
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+) -> dict[str, Any]:
     """Accuracy, mean cross-entropy and per-class accuracy of ``model`` on ``(images, labels)`` (fixed order)."""
     logits = predict(model, images, batch_size)
     if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
-        raise ValueError(f"labels must be a tensor of shape ({len(images)},), got {getattr(labels, 'shape', labels)!r}")
+        raise ValueError(
+            f"labels must be a tensor of shape ({len(images)},), got {getattr(labels, 'shape', labels)!r}"
+        )
     correct = logits.argmax(1) == labels
-    per_class = [int(correct[labels == k].sum()) / int((labels == k).sum()) if (labels == k).any() else float("nan")
-                 for k in range(logits.shape[1])]
-    return {"accuracy": int(correct.sum()) / len(labels), "loss": float(F.cross_entropy(logits, labels)),
-            "class_accuracy": per_class}
+    per_class = [
+        (
+            int(correct[labels == k].sum()) / int((labels == k).sum())
+            if (labels == k).any()
+            else float("nan")
+        )
+        for k in range(logits.shape[1])
+    ]
+    return {
+        "accuracy": int(correct.sum()) / len(labels),
+        "loss": float(F.cross_entropy(logits, labels)),
+        "class_accuracy": per_class,
+    }
 
 
-def train(config: FashionNetConfig, seed: int = 0, recipe: Recipe = SHORT, dataset: str = "fashion-mnist",
-          progress: bool = True, data_root: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
+def train(
+    config: FashionNetConfig,
+    seed: int = 0,
+    recipe: Recipe = SHORT,
+    dataset: str = "fashion-mnist",
+    progress: bool = True,
+    data_root: str | None = None,
+) -> tuple[FashionNet, dict[str, Any]]:
     """Train a :class:`~sebook.fashion_models.FashionNet` with ``recipe`` on ``dataset``; evaluate it on its test set.
 
     ``seed`` fixes the initial weights, and a generator seeded with it fixes the training subset, the label
@@ -97,43 +122,68 @@ def train(config: FashionNetConfig, seed: int = 0, recipe: Recipe = SHORT, datas
     from tqdm import tqdm
 
     if not isinstance(config, FashionNetConfig):
-        raise TypeError(f"config must be a FashionNetConfig, got {type(config).__name__}")
+        raise TypeError(
+            f"config must be a FashionNetConfig, got {type(config).__name__}"
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a sebook.recipe.Recipe, got {type(recipe).__name__}")
+        raise TypeError(
+            f"recipe must be a sebook.recipe.Recipe, got {type(recipe).__name__}"
+        )
     checks.one_of("dataset", dataset, DATASETS)
     train_images, train_labels = load_dataset(dataset, "train", data_root)
     test_images, test_labels = load_dataset(dataset, "test", data_root)
     if train_images.shape[1] != config.in_channels:
-        raise ValueError(f"{dataset} has {train_images.shape[1]}-channel images but config.in_channels is "
-                         f"{config.in_channels}")
+        raise ValueError(
+            f"{dataset} has {train_images.shape[1]}-channel images but config.in_channels is "
+            f"{config.in_channels}"
+        )
     with reproducible(recipe.threads):
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         model = FashionNet(config)
         if recipe.train_subset is not None:
-            chosen = torch.randperm(len(train_images), generator=generator)[:recipe.train_subset]
+            chosen = torch.randperm(len(train_images), generator=generator)[
+                : recipe.train_subset
+            ]
             train_images, train_labels = train_images[chosen], train_labels[chosen]
         if recipe.labels == "shuffled":
-            train_labels = train_labels[torch.randperm(len(train_labels), generator=generator)]
+            train_labels = train_labels[
+                torch.randperm(len(train_labels), generator=generator)
+            ]
         n, batch_size = len(train_images), recipe.batch_size
         steps_per_epoch = n // batch_size
         if steps_per_epoch == 0:
-            raise ValueError(f"batch_size {batch_size} is larger than the {n} training examples")
+            raise ValueError(
+                f"batch_size {batch_size} is larger than the {n} training examples"
+            )
         total_steps = recipe.epochs * steps_per_epoch
-        optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / total_steps)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 1.0 - step / total_steps
+        )
         every = max(1, math.ceil(steps_per_epoch / PROGRESS_UPDATES))
         epoch_loss, epoch_accuracy, epoch_test_accuracy = [], [], []
-        with tqdm(total=total_steps, desc=config.name, bar_format=BAR_FORMAT, disable=not progress,
-                  mininterval=0, miniters=1, maxinterval=math.inf, ncols=88, file=sys.stderr) as bar:
+        with tqdm(
+            total=total_steps,
+            desc=config.name,
+            bar_format=BAR_FORMAT,
+            disable=not progress,
+            mininterval=0,
+            miniters=1,
+            maxinterval=math.inf,
+            ncols=88,
+            file=sys.stderr,
+        ) as bar:
             for epoch in range(recipe.epochs):
                 model.train()
                 order = torch.randperm(n, generator=generator)
                 loss_sum, correct, pending = torch.zeros((), dtype=torch.float64), 0, 0
                 for step in range(steps_per_epoch):
-                    index = order[step * batch_size:(step + 1) * batch_size]
+                    index = order[step * batch_size : (step + 1) * batch_size]
                     images = train_images[index]
                     if recipe.augment == "shift-flip":
                         images = augment(images, generator)
@@ -147,8 +197,11 @@ def train(config: FashionNetConfig, seed: int = 0, recipe: Recipe = SHORT, datas
                     correct += int((logits.argmax(1) == train_labels[index]).sum())
                     pending += 1
                     if pending == every or step == steps_per_epoch - 1:
-                        bar.set_postfix_str(f"epoch {epoch + 1}/{recipe.epochs}, "
-                                            f"loss {float(loss_sum) / (step + 1):.3f}", refresh=False)
+                        bar.set_postfix_str(
+                            f"epoch {epoch + 1}/{recipe.epochs}, "
+                            f"loss {float(loss_sum) / (step + 1):.3f}",
+                            refresh=False,
+                        )
                         bar.update(pending)
                         pending = 0
                 epoch_loss.append(float(loss_sum) / steps_per_epoch)
@@ -156,9 +209,16 @@ def train(config: FashionNetConfig, seed: int = 0, recipe: Recipe = SHORT, datas
                 model.eval()
                 test = evaluate(model, test_images, test_labels)
                 epoch_test_accuracy.append(test["accuracy"])
-    metrics = {"test_accuracy": test["accuracy"], "test_loss": test["loss"], "class_accuracy": test["class_accuracy"],
-               "epoch_loss": epoch_loss, "epoch_accuracy": epoch_accuracy,
-               "epoch_test_accuracy": epoch_test_accuracy, "train_examples": n, "steps": total_steps}
+    metrics = {
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "class_accuracy": test["class_accuracy"],
+        "epoch_loss": epoch_loss,
+        "epoch_accuracy": epoch_accuracy,
+        "epoch_test_accuracy": epoch_test_accuracy,
+        "train_examples": n,
+        "steps": total_steps,
+    }
     return model, metrics
 
 
@@ -166,8 +226,15 @@ RETRAIN_ENV = "SEBOOK_RETRAIN"
 """Set this environment variable to 1 to make :func:`trained_model` (and so the chapters) retrain, not load."""
 
 
-def trained_model(config: FashionNetConfig, seed: int = 0, recipe: str = "short", dataset: str = "fashion-mnist",
-                  *, retrain: bool | None = None, folder: str | None = None) -> tuple[FashionNet, dict[str, Any]]:
+def trained_model(
+    config: FashionNetConfig,
+    seed: int = 0,
+    recipe: str = "short",
+    dataset: str = "fashion-mnist",
+    *,
+    retrain: bool | None = None,
+    folder: str | None = None,
+) -> tuple[FashionNet, dict[str, Any]]:
     """The network ``config`` trained with ``seed`` by the named ``recipe`` on ``dataset``: loaded, or retrained.
 
     By default the checkpoint :func:`sebook.checkpoints.checkpoint_path` is loaded (weights only). With
@@ -186,25 +253,37 @@ def trained_model(config: FashionNetConfig, seed: int = 0, recipe: str = "short"
         retrain = os.environ.get(RETRAIN_ENV, "0") == "1"
     if not retrain:
         return load_checkpoint(path)
-    entry = read_manifest(path.parent / "manifest.json")["checkpoints"].get(path.name, {})
+    entry = read_manifest(path.parent / "manifest.json")["checkpoints"].get(
+        path.name, {}
+    )
     chosen = Recipe.from_dict(entry["recipe"]) if "recipe" in entry else RECIPES[recipe]
     model, metrics = train(config, seed, chosen, dataset, progress=False)
-    return model, {"config": config, "metrics": metrics, "seed": seed, "data_sha256": FASHION_MNIST_SHA256,
-                   "retrained": True}
+    return model, {
+        "config": config,
+        "metrics": metrics,
+        "seed": seed,
+        "data_sha256": FASHION_MNIST_SHA256,
+        "retrained": True,
+    }
 
 
 # --- the command line ------------------------------------------------------------------------------------------
 
+
 def _int_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``minimum``, with a message that says so."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {text!r}"
+            )
         return value
+
     return parse
 
 
@@ -215,7 +294,9 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0, got {text!r}"
+        ) from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
@@ -226,52 +307,149 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sebook.train",
         description="Train a small network (sebook.fashion_models.FashionNet) on Fashion-MNIST or the cast testbed, "
-                    "evaluate it on the test set, save a weights-only checkpoint and record it (config, dataset, "
-                    "structured recipe, metrics) in the manifest beside it. Run it from the repository root.",
+        "evaluate it on the test set, save a weights-only checkpoint and record it (config, dataset, "
+        "structured recipe, metrics) in the manifest beside it. Run it from the repository root.",
         epilog="Example: python -m sebook.train --recipe plateau --attention se --rd-divisor 4 --seed 0 "
-               "--out checkpoints/fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt")
+        "--out checkpoints/fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt",
+    )
     net = parser.add_argument_group("network (sebook.fashion_models.FashionNetConfig)")
-    net.add_argument("--attention", default="se", choices=list(ATTENTION), help="attention block (default: se)")
-    net.add_argument("--reduction", type=_positive_float, default=16.0, help="reduction ratio r (default: 16)")
-    net.add_argument("--rd-divisor", type=_positive_int, default=1,
-                     help="round bottleneck widths to a multiple of this (default: 1)")
-    net.add_argument("--squeeze", default="avg", choices=SQUEEZE_MODES, help="SE's squeeze (default: avg)")
-    net.add_argument("--gate", default="sigmoid", choices=list(GATES), help="SE's gate (default: sigmoid)")
-    net.add_argument("--integration", default="standard", choices=INTEGRATIONS,
-                     help="where the block sits in each residual unit (default: standard)")
-    net.add_argument("--widths", type=_positive_int, nargs="+", default=list(DEFAULT_WIDTHS),
-                     help="channels per stage (default: 16 32 64)")
-    run = parser.add_argument_group("training (sebook.recipe.Recipe; options override the named recipe)")
-    run.add_argument("--dataset", default="fashion-mnist", choices=DATASETS, help="default: fashion-mnist")
-    run.add_argument("--recipe", default="short", choices=list(RECIPES), help="named recipe (default: short)")
-    run.add_argument("--seed", type=_non_negative_int, default=0, help="seed of weights and data order (default: 0)")
+    net.add_argument(
+        "--attention",
+        default="se",
+        choices=list(ATTENTION),
+        help="attention block (default: se)",
+    )
+    net.add_argument(
+        "--reduction",
+        type=_positive_float,
+        default=16.0,
+        help="reduction ratio r (default: 16)",
+    )
+    net.add_argument(
+        "--rd-divisor",
+        type=_positive_int,
+        default=1,
+        help="round bottleneck widths to a multiple of this (default: 1)",
+    )
+    net.add_argument(
+        "--squeeze",
+        default="avg",
+        choices=SQUEEZE_MODES,
+        help="SE's squeeze (default: avg)",
+    )
+    net.add_argument(
+        "--gate",
+        default="sigmoid",
+        choices=list(GATES),
+        help="SE's gate (default: sigmoid)",
+    )
+    net.add_argument(
+        "--integration",
+        default="standard",
+        choices=INTEGRATIONS,
+        help="where the block sits in each residual unit (default: standard)",
+    )
+    net.add_argument(
+        "--widths",
+        type=_positive_int,
+        nargs="+",
+        default=list(DEFAULT_WIDTHS),
+        help="channels per stage (default: 16 32 64)",
+    )
+    run = parser.add_argument_group(
+        "training (sebook.recipe.Recipe; options override the named recipe)"
+    )
+    run.add_argument(
+        "--dataset",
+        default="fashion-mnist",
+        choices=DATASETS,
+        help="default: fashion-mnist",
+    )
+    run.add_argument(
+        "--recipe",
+        default="short",
+        choices=list(RECIPES),
+        help="named recipe (default: short)",
+    )
+    run.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of weights and data order (default: 0)",
+    )
     run.add_argument("--epochs", type=_positive_int)
     run.add_argument("--batch-size", type=_positive_int)
     run.add_argument("--lr", type=_positive_float, help="peak learning rate")
     run.add_argument("--augment", choices=AUGMENTATIONS)
     run.add_argument("--labels", choices=LABELS)
-    run.add_argument("--train-subset", type=_positive_int,
-                     help="train on this many training examples (a seeded choice; default: all 60000)")
+    run.add_argument(
+        "--train-subset",
+        type=_positive_int,
+        help="train on this many training examples (a seeded choice; default: all 60000)",
+    )
     run.add_argument("--threads", type=_positive_int, help="torch threads")
     out = parser.add_argument_group("output")
-    out.add_argument("--out", required=True, help="checkpoint file to write (.pt), e.g. checkpoints/NAME.pt")
-    out.add_argument("--manifest", default=None, help="manifest to update (default: manifest.json beside --out)")
-    out.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST files (default: searched, "
-                                                       "see sebook.data.search_dirs)")
-    out.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    out.add_argument(
+        "--out",
+        required=True,
+        help="checkpoint file to write (.pt), e.g. checkpoints/NAME.pt",
+    )
+    out.add_argument(
+        "--manifest",
+        default=None,
+        help="manifest to update (default: manifest.json beside --out)",
+    )
+    out.add_argument(
+        "--data-root",
+        default=None,
+        help="folder with the Fashion-MNIST files (default: searched, "
+        "see sebook.data.search_dirs)",
+    )
+    out.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar"
+    )
     return parser
 
 
-OVERRIDES = ("epochs", "batch_size", "lr", "augment", "labels", "train_subset", "threads")
+OVERRIDES = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "augment",
+    "labels",
+    "train_subset",
+    "threads",
+)
 """Recipe fields that command-line options can override."""
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The canonical command for ``args``: every option that affects the weights spelled out, plus ``--out``."""
-    parts = ["python", "-m", "sebook.train", "--attention", args.attention, "--reduction", f"{args.reduction:g}",
-             "--rd-divisor", str(args.rd_divisor), "--squeeze", args.squeeze, "--gate", args.gate,
-             "--integration", args.integration, "--widths", *map(str, args.widths), "--dataset", args.dataset,
-             "--recipe", args.recipe, "--seed", str(args.seed)]
+    parts = [
+        "python",
+        "-m",
+        "sebook.train",
+        "--attention",
+        args.attention,
+        "--reduction",
+        f"{args.reduction:g}",
+        "--rd-divisor",
+        str(args.rd_divisor),
+        "--squeeze",
+        args.squeeze,
+        "--gate",
+        args.gate,
+        "--integration",
+        args.integration,
+        "--widths",
+        *map(str, args.widths),
+        "--dataset",
+        args.dataset,
+        "--recipe",
+        args.recipe,
+        "--seed",
+        str(args.seed),
+    ]
     for name in OVERRIDES:
         if getattr(args, name) is not None:
             parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
@@ -287,40 +465,79 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         in_channels = 3 if args.dataset == "cast-fashion-mnist" else 1
-        config = FashionNetConfig(attention=args.attention, reduction=args.reduction, squeeze=args.squeeze,
-                                  gate=args.gate, integration=args.integration, widths=tuple(args.widths),
-                                  rd_divisor=args.rd_divisor, in_channels=in_channels)
-        recipe = RECIPES[args.recipe].replace(**{k: getattr(args, k) for k in OVERRIDES
-                                                 if getattr(args, k) is not None})
+        config = FashionNetConfig(
+            attention=args.attention,
+            reduction=args.reduction,
+            squeeze=args.squeeze,
+            gate=args.gate,
+            integration=args.integration,
+            widths=tuple(args.widths),
+            rd_divisor=args.rd_divisor,
+            in_channels=in_channels,
+        )
+        recipe = RECIPES[args.recipe].replace(
+            **{k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
+        )
     except (TypeError, ValueError) as error:
         parser.error(str(error))
     out = Path(args.out)
     if out.suffix != ".pt":
-        parser.error(f"argument --out: the checkpoint file must end in .pt, got {args.out!r}")
+        parser.error(
+            f"argument --out: the checkpoint file must end in .pt, got {args.out!r}"
+        )
     if not out.parent.is_dir():
         parser.error(f"argument --out: folder {str(out.parent)!r} does not exist")
     manifest = Path(args.manifest) if args.manifest else out.parent / "manifest.json"
     if manifest.resolve().parent != out.resolve().parent:
-        parser.error("argument --manifest: the manifest must be in the same folder as the checkpoint (--out)")
+        parser.error(
+            "argument --manifest: the manifest must be in the same folder as the checkpoint (--out)"
+        )
 
     start = time.perf_counter()
-    model, metrics = train(config, args.seed, recipe, args.dataset, progress=not args.no_progress,
-                           data_root=args.data_root)
+    model, metrics = train(
+        config,
+        args.seed,
+        recipe,
+        args.dataset,
+        progress=not args.no_progress,
+        data_root=args.data_root,
+    )
     seconds = time.perf_counter() - start
     save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
     from . import __version__
 
-    update_manifest(manifest, out, {
-        "command": command_line(args), "dataset": args.dataset, "recipe": recipe.to_dict(),
-        "config": config.to_dict(), "seed": args.seed,
-        "metrics": {k: metrics[k] for k in ("test_accuracy", "test_loss", "epoch_loss", "epoch_test_accuracy")},
-        "data_sha256": FASHION_MNIST_SHA256, "train_seconds": round(seconds, 1),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "sebook": __version__,
-        "torch": str(torch.__version__), "python": platform.python_version()})
+    update_manifest(
+        manifest,
+        out,
+        {
+            "command": command_line(args),
+            "dataset": args.dataset,
+            "recipe": recipe.to_dict(),
+            "config": config.to_dict(),
+            "seed": args.seed,
+            "metrics": {
+                k: metrics[k]
+                for k in (
+                    "test_accuracy",
+                    "test_loss",
+                    "epoch_loss",
+                    "epoch_test_accuracy",
+                )
+            },
+            "data_sha256": FASHION_MNIST_SHA256,
+            "train_seconds": round(seconds, 1),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "sebook": __version__,
+            "torch": str(torch.__version__),
+            "python": platform.python_version(),
+        },
+    )
     worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
-    print(f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test accuracy "
-          f"{metrics['test_accuracy']:.4f}, weakest class {FASHION_MNIST_CLASSES[worst]} "
-          f"{metrics['class_accuracy'][worst]:.3f}; {seconds:.1f} s; wrote {out} and {manifest}")
+    print(
+        f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test accuracy "
+        f"{metrics['test_accuracy']:.4f}, weakest class {FASHION_MNIST_CLASSES[worst]} "
+        f"{metrics['class_accuracy'][worst]:.3f}; {seconds:.1f} s; wrote {out} and {manifest}"
+    )
     return 0
 
 

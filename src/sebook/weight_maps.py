@@ -20,6 +20,7 @@ book                                             torchvision / timm
 Every other name (``conv1``, ``bn1``, ``fc``, ``classifier.1``) is the same. Used by
 :func:`sebook.models.from_torchvision` and :func:`sebook.models.from_timm`.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,9 @@ def efficientnet_keys(model: nn.Module) -> dict[str, str]:
     """``{book key: torchvision key}`` for every entry of an EfficientNet's state dict."""
     features = model.features  # type: ignore[union-attr]
     names = list(features._modules)
-    stage_index = {name: i for i, name in enumerate(names)}  # stem 0, stage1..stageN 1..N, head N+1
+    stage_index = {
+        name: i for i, name in enumerate(names)
+    }  # stem 0, stage1..stageN 1..N, head N+1
     keys = {}
     for key in model.state_dict():
         parts = key.split(".")
@@ -56,15 +59,21 @@ def efficientnet_keys(model: nn.Module) -> dict[str, str]:
             continue
         index = stage_index[parts[1]]
         if parts[1] in ("stem", "head"):
-            keys[key] = ".".join(["features", str(index), {"conv": "0", "bn": "1"}[parts[2]], *parts[3:]])
+            keys[key] = ".".join(
+                ["features", str(index), {"conv": "0", "bn": "1"}[parts[2]], *parts[3:]]
+            )
             continue
         block, part = features[index][int(parts[2])].block, parts[4]
         position = str(list(block._modules).index(part))
-        if part == "se":  # features.stageS.J.block.se.excitation.fcK.* -> features.S.J.block.I.fcK.*
+        if (
+            part == "se"
+        ):  # features.stageS.J.block.se.excitation.fcK.* -> features.S.J.block.I.fcK.*
             rest = parts[6:]
         else:  # features.stageS.J.block.PART.conv|bn.* -> features.S.J.block.I.0|1.*
             rest = [{"conv": "0", "bn": "1"}[parts[5]], *parts[6:]]
-        keys[key] = ".".join(["features", str(index), parts[2], "block", position, *rest])
+        keys[key] = ".".join(
+            ["features", str(index), parts[2], "block", position, *rest]
+        )
     return keys
 
 
@@ -75,33 +84,53 @@ def foreign_keys(model: nn.Module, layout: str) -> dict[str, str]:
     return {key: resnet_key(key) for key in model.state_dict()}
 
 
-def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], layout: str,
-                       name: str = "state_dict") -> dict[str, torch.Tensor]:
+def convert_state_dict(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    layout: str,
+    name: str = "state_dict",
+) -> dict[str, torch.Tensor]:
     """``state_dict`` in a foreign ``layout``, renamed and reshaped for ``model`` (BN batch counters optional).
 
     Raises ``ValueError`` naming the missing keys, the unexpected ones, or the first tensor of the wrong shape.
     """
     if not isinstance(state_dict, Mapping):
-        raise TypeError(f"{name} must be a mapping from names to tensors (a state dict), "
-                        f"got {type(state_dict).__name__}")
+        raise TypeError(
+            f"{name} must be a mapping from names to tensors (a state dict), "
+            f"got {type(state_dict).__name__}"
+        )
     keys = foreign_keys(model, layout)
     own = model.state_dict()
-    missing = [f for b, f in keys.items() if f not in state_dict and not b.endswith("num_batches_tracked")]
+    missing = [
+        f
+        for b, f in keys.items()
+        if f not in state_dict and not b.endswith("num_batches_tracked")
+    ]
     unexpected = sorted(set(state_dict) - set(keys.values()))
     if missing or unexpected:
-        raise ValueError(f"{name} does not have the {layout} layout: {len(missing)} missing keys "
-                         f"{missing[:3]}, {len(unexpected)} unexpected keys {unexpected[:3]}")
+        raise ValueError(
+            f"{name} does not have the {layout} layout: {len(missing)} missing keys "
+            f"{missing[:3]}, {len(unexpected)} unexpected keys {unexpected[:3]}"
+        )
     converted = {}
     for book, foreign in keys.items():
-        if foreign not in state_dict:  # a BN batch counter, absent from older checkpoints
+        if (
+            foreign not in state_dict
+        ):  # a BN batch counter, absent from older checkpoints
             continue
         tensor = state_dict[foreign]
         if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{name}[{foreign!r}] must be a tensor, got {type(tensor).__name__}")
+            raise TypeError(
+                f"{name}[{foreign!r}] must be a tensor, got {type(tensor).__name__}"
+            )
         if tensor.dim() == 4 and own[book].dim() == 2 and tensor.shape[2:] == (1, 1):
-            tensor = tensor.flatten(1)  # a 1x1 convolution's weight as the linear layer's
+            tensor = tensor.flatten(
+                1
+            )  # a 1x1 convolution's weight as the linear layer's
         if tensor.shape != own[book].shape:
-            raise ValueError(f"{name}[{foreign!r}] has shape {tuple(state_dict[foreign].shape)}; "
-                             f"the book's {book!r} needs {tuple(own[book].shape)}")
+            raise ValueError(
+                f"{name}[{foreign!r}] has shape {tuple(state_dict[foreign].shape)}; "
+                f"the book's {book!r} needs {tuple(own[book].shape)}"
+            )
         converted[book] = tensor
     return converted
