@@ -1,8 +1,8 @@
 """sebook: the library of the Squeeze-and-Excitation book.
 
 Each module holds one idea and says which chapter explains it: :mod:`sebook.squeeze`,
-:mod:`sebook.excitation`, :mod:`sebook.recalibration` and :mod:`sebook.se` build the block of
-Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018).
+:mod:`sebook.excitation`, :mod:`sebook.recalibration` and :mod:`sebook.se` build the
+block of Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018).
 """
 
 from .attention import CBAMBlock, ECABlock

@@ -1,18 +1,22 @@
-"""SE's successors and ablations, assembled from the same parts as :class:`~sebook.se.SEBlock`.
+"""SE's successors and ablations, built from the parts of :class:`~sebook.se.SEBlock`.
 
-- :class:`ECABlock`: Efficient Channel Attention (Wang et al., *ECA-Net*, CVPR 2020): SE without the
-  bottleneck; a 1-D convolution across neighbouring channels of the average descriptor, ``k`` weights in all.
-- :class:`CBAMBlock`: the Convolutional Block Attention Module (Woo et al., ECCV 2018): channel attention
-  from the average and the max descriptor through one shared MLP, then a spatial attention map.
-- :class:`NoSqueezeBlock`: the SENet paper's *NoSqueeze* ablation (Hu et al., TPAMI version, Sec. 7.1): the
-  global pooling removed and the two fully connected layers applied at every position (1x1 convolutions), so
-  the gates are (B, C, H, W) instead of (B, C).
+- :class:`ECABlock`: Efficient Channel Attention (Wang et al., *ECA-Net*, CVPR 2020): SE
+  without the bottleneck; a 1-D convolution across neighbouring channels of the average
+  descriptor, ``k`` weights in all.
+- :class:`CBAMBlock`: the Convolutional Block Attention Module (Woo et al., ECCV 2018):
+  channel attention from the average and the max descriptor through one shared MLP, then
+  a spatial attention map.
+- :class:`NoSqueezeBlock`: the SENet paper's *NoSqueeze* ablation (Hu et al., TPAMI
+  version, Sec. 7.1): the global pooling removed and the two fully connected layers
+  applied at every position (1x1 convolutions), so the gates are (B, C, H, W) instead of
+  (B, C).
 - :class:`NoAttention`: the plain network's stand-in.
 
-Every block takes ``channels`` first and has ``forward(x, residual=None)``, so each is a drop-in replacement for
-:class:`~sebook.se.SEBlock` in :class:`sebook.blocks.ResidualUnit` at every integration position;
-:func:`make_attention` builds one by name from :data:`ATTENTION`. Explained in the chapters "Successors"
-(ECA, CBAM) and "Ablations" (NoSqueeze).
+Every block takes ``channels`` first and has ``forward(x, residual=None)``, so each is a
+drop-in replacement for :class:`~sebook.se.SEBlock` in
+:class:`sebook.blocks.ResidualUnit` at every integration position;
+:func:`make_attention` builds one by name from :data:`ATTENTION`. Explained in the
+chapters "Successors" (ECA, CBAM) and "Ablations" (NoSqueeze).
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ from .squeeze import Squeeze, global_avg_pool, global_max_pool
 def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
     """ECA-Net's adaptive kernel size (Eq. 12): ``k = |log2(C)/gamma + b/gamma|_odd``.
 
-    ``t = int(|(log2 C + b) / gamma|)``, then ``k = t`` if ``t`` is odd, else ``t + 1``: the odd integer
-    nearest to ``(log2 C + b) / gamma`` (an even value rounds up). With the paper's ``gamma = 2, b = 1``:
-    C = 64 -> 3, 128 to 1024 -> 5, 2048 -> 7. Explained in "Successors".
+    ``t = int(|(log2 C + b) / gamma|)``, then ``k = t`` if ``t`` is odd, else ``t + 1``:
+    the odd integer nearest to ``(log2 C + b) / gamma`` (an even value rounds up). With
+    the paper's ``gamma = 2, b = 1``: C = 64 -> 3, 128 to 1024 -> 5, 2048 -> 7.
+    Explained in "Successors".
     """
     channels = checks.positive_int("channels", channels)
     gamma = checks.positive_number("gamma", gamma)
@@ -58,10 +63,13 @@ def _odd_kernel(name: str, kernel_size: object, why: str) -> int:
 
 
 class ChannelConv(nn.Module):
-    """ECA's excitation: a 1-D convolution (no bias) across neighbouring channels of the descriptor, then a sigmoid.
+    """ECA's excitation: a 1-D convolution across neighbouring channels, then a sigmoid.
 
-    Each channel's weight depends on its ``kernel_size`` neighbours only, with one set of ``kernel_size``
-    weights shared by all channels: (B, C) descriptor -> (B, C) gates.
+    The convolution has no bias and runs across the channels of the descriptor.
+
+    Each channel's weight depends on its ``kernel_size`` neighbours only, with one set
+    of ``kernel_size`` weights shared by all channels: (B, C) descriptor -> (B, C)
+    gates.
     """
 
     def __init__(self, channels: int, kernel_size: int) -> None:
@@ -80,15 +88,19 @@ class ChannelConv(nn.Module):
 
 
 class ECABlock(ChannelAttention):
-    """Efficient Channel Attention: SE without the bottleneck; ``k`` parameters in all (k = 3 to 7 in ResNets).
+    """Efficient Channel Attention: SE without the bottleneck, ``k`` parameters in all.
 
-    ``gates = sigmoid(conv1d_k(avg_pool(x)))``, then ``x`` scaled by the gates as in SE. As in the authors'
-    code, the convolution has no bias and the gate is a sigmoid.
+    In ResNets ``k`` is 3 to 7.
+
+    ``gates = sigmoid(conv1d_k(avg_pool(x)))``, then ``x`` scaled by the gates as in SE.
+    As in the authors' code, the convolution has no bias and the gate is a sigmoid.
 
     Args:
         channels: C, the number of channels of the input.
-        gamma, b: ECA's constants of the adaptive kernel size, :func:`eca_kernel_size` (2 and 1 in the paper).
-        kernel_size: give the 1-D kernel size directly (odd) instead of the adaptive rule.
+        gamma, b: ECA's constants of the adaptive kernel size, :func:`eca_kernel_size`
+            (2 and 1 in the paper).
+        kernel_size: give the 1-D kernel size directly (odd) instead of the adaptive
+            rule.
     """
 
     def __init__(
@@ -116,16 +128,20 @@ class ECABlock(ChannelAttention):
 
 
 class AvgMaxDescriptors(nn.Module):
-    """CBAM's squeeze: the average and the max descriptor stacked, (B, C, H, W) -> (B, 2, C)."""
+    """CBAM's squeeze: the average and the max descriptor, stacked.
+
+    (B, C, H, W) -> (B, 2, C).
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([global_avg_pool(x), global_max_pool(x)], dim=1)
 
 
 class SharedMLPGate(nn.Module):
-    """CBAM's channel excitation: one MLP applied to both descriptors, outputs summed, then a sigmoid.
+    """CBAM's channel excitation: one MLP on both descriptors, summed, then a sigmoid.
 
-    ``sigmoid(MLP(z_avg) + MLP(z_max))`` with ``MLP = fc2(relu(fc1(.)))`` (Woo et al., Eq. 2): (B, 2, C) -> (B, C).
+    ``sigmoid(MLP(z_avg) + MLP(z_max))`` with ``MLP = fc2(relu(fc1(.)))`` (Woo et al.,
+    Eq. 2): (B, 2, C) -> (B, C).
     """
 
     def __init__(
@@ -154,11 +170,14 @@ class SharedMLPGate(nn.Module):
 
 
 class SpatialGate(nn.Module):
-    """CBAM's spatial attention: channel-wise mean and max maps -> k x k conv -> BatchNorm -> sigmoid: (B, 1, H, W).
+    """CBAM's spatial attention: a (B, 1, H, W) map of weights.
 
-    As in the authors' code (``Jongchan/attention-module``): the convolution has no bias and is followed by a
-    BatchNorm (momentum 0.01) whose scale starts at 0, so that every spatial weight starts at
-    ``sigmoid(0) = 0.5`` and the map is learned from there.
+    Channel-wise mean and max maps -> k x k conv -> BatchNorm -> sigmoid.
+
+    As in the authors' code (``Jongchan/attention-module``): the convolution has no bias
+    and is followed by a BatchNorm (momentum 0.01) whose scale starts at 0, so that
+    every spatial weight starts at ``sigmoid(0) = 0.5`` and the map is learned from
+    there.
     """
 
     def __init__(self, kernel_size: int = 7) -> None:
@@ -180,15 +199,20 @@ class SpatialGate(nn.Module):
 
 
 class CBAMBlock(ChannelAttention):
-    """Convolutional Block Attention Module: channel attention (avg and max through one MLP), then spatial attention.
+    """Convolutional Block Attention Module: channel attention, then spatial attention.
 
-    ``y = x * Mc(x)`` with the (B, C) channel gates of :class:`SharedMLPGate`, then ``y * Ms(y)`` with the
-    (B, 1, H, W) map of :class:`SpatialGate` (Woo et al., Eq. 1). :meth:`~sebook.se.ChannelAttention.gates` returns the channel gates.
+    The channel attention passes the average and the max descriptor through one MLP.
+
+    ``y = x * Mc(x)`` with the (B, C) channel gates of :class:`SharedMLPGate`, then
+    ``y * Ms(y)`` with the (B, 1, H, W) map of :class:`SpatialGate` (Woo et al., Eq. 1).
+    :meth:`~sebook.se.ChannelAttention.gates` returns the channel gates.
 
     Args:
         channels: C, the number of channels of the input.
-        reduction, rd_channels, rd_divisor, act_layer: as for :class:`~sebook.se.SEBlock` (the shared MLP).
-        spatial_kernel: kernel size of the spatial attention's convolution (7 in the paper).
+        reduction, rd_channels, rd_divisor, act_layer: as for
+            :class:`~sebook.se.SEBlock` (the shared MLP).
+        spatial_kernel: kernel size of the spatial attention's convolution (7 in the
+            paper).
     """
 
     def __init__(
@@ -224,10 +248,12 @@ class CBAMBlock(ChannelAttention):
 
 
 class PositionwiseExcitation(nn.Module):
-    """An :class:`~sebook.excitation.Excitation` applied at every spatial position: (B, C, H, W) -> (B, C, H, W).
+    """An :class:`~sebook.excitation.Excitation` applied at every spatial position.
 
-    The same two linear layers, used on each position's C-vector, are exactly two 1x1 convolutions; this is the
-    excitation of the SENet paper's NoSqueeze variant.
+    It maps (B, C, H, W) -> (B, C, H, W).
+
+    The same two linear layers, used on each position's C-vector, are exactly two 1x1
+    convolutions; this is the excitation of the SENet paper's NoSqueeze variant.
     """
 
     def __init__(
@@ -269,12 +295,16 @@ class KeepSpatial(nn.Module):
 
 
 class NoSqueezeBlock(ChannelAttention):
-    """The SENet paper's NoSqueeze ablation: SE's excitation at every position, no global descriptor.
+    """The SENet paper's NoSqueeze ablation: SE's excitation at every position.
 
-    ``block(x) == x * block.excitation(x)``, where the excitation is SE's two-layer bottleneck applied as 1x1
-    convolutions, so each position gets its own C gates from its own C values only; nothing is aggregated over
-    space (Hu et al., TPAMI version, Sec. 7.1, "Effect of Squeeze"). :meth:`~sebook.se.ChannelAttention.gates` returns (B, C, H, W), not
-    (B, C). The cost grows with H x W: this is the variant the paper reports with more FLOPs than SE.
+    There is no global descriptor.
+
+    ``block(x) == x * block.excitation(x)``, where the excitation is SE's two-layer
+    bottleneck applied as 1x1 convolutions, so each position gets its own C gates from
+    its own C values only; nothing is aggregated over space (Hu et al., TPAMI version,
+    Sec. 7.1, "Effect of Squeeze"). :meth:`~sebook.se.ChannelAttention.gates` returns
+    (B, C, H, W), not (B, C). The cost grows with H x W: this is the variant the paper
+    reports with more FLOPs than SE.
 
     Args: as for :class:`~sebook.se.SEBlock`, without ``squeeze``.
     """
@@ -336,12 +366,18 @@ ATTENTION: dict[str, type[nn.Module]] = {
     "gc": GlobalContextBlock,
     "grn": GRN,
 }
-"""The attention blocks by name, as accepted by :func:`make_attention` (and ``attention=`` of the models)."""
+"""The attention blocks by name, as accepted by :func:`make_attention`.
+
+The same names are accepted by ``attention=`` of the models.
+"""
 
 
 def make_attention(name: str, channels: int, **kwargs: object) -> nn.Module:
-    """Build the block named ``name`` (a key of :data:`ATTENTION`: ``"se"``, ``"eca"``, ``"gc"``, ...) for ``channels``.
+    """Build the block named ``name`` for ``channels``.
 
-    ``kwargs`` go to the block's constructor (e.g. ``reduction`` for SE, CBAM and NoSqueeze, ``gamma`` for ECA).
+    ``name`` is a key of :data:`ATTENTION`: ``"se"``, ``"eca"``, ``"gc"``, ...
+
+    ``kwargs`` go to the block's constructor (e.g. ``reduction`` for SE, CBAM and
+    NoSqueeze, ``gamma`` for ECA).
     """
     return ATTENTION[checks.one_of("attention", name, ATTENTION)](channels, **kwargs)

@@ -1,20 +1,27 @@
-"""The blocks SE lives in: residual units with four SE positions, ResNet's bottleneck, and MBConv.
+"""The blocks SE lives in: residual units with four SE positions, bottleneck and MBConv.
 
-A residual unit computes ``act(shortcut(x) + branch(x))``. :class:`ResidualUnit` places an attention block
-(:class:`~sebook.se.SEBlock`, or ECA/CBAM from :mod:`sebook.attention`) in one of four positions, the integration
-variants of the SENet paper (Hu et al., TPAMI version, Fig. 5, Table 14):
+The bottleneck is ResNet's.
 
-- ``"standard"``: on the branch output, before the addition (fused with it: ``recalibrate_add``);
+A residual unit computes ``act(shortcut(x) + branch(x))``. :class:`ResidualUnit` places
+an attention block (:class:`~sebook.se.SEBlock`, or ECA/CBAM from
+:mod:`sebook.attention`) in one of four positions, the integration variants of the SENet
+paper (Hu et al., TPAMI version, Fig. 5, Table 14):
+
+- ``"standard"``: on the branch output, before the addition (fused with it:
+  ``recalibrate_add``);
 - ``"pre"``: on the branch input, before the branch;
 - ``"post"``: after the addition and the activation;
 - ``"identity"``: on the shortcut, in parallel with the branch.
 
-:func:`bottleneck` builds ResNet's 1x1-3x3-1x1 unit (torchvision's layout) as a :class:`ResidualUnit`;
-:class:`MBConv` is the mobile inverted bottleneck of MobileNetV2/EfficientNet with SE where EfficientNet puts it
-(or after the projection, where the source notebook put it), and :class:`StochasticDepth` its residual-branch dropout.
+:func:`bottleneck` builds ResNet's 1x1-3x3-1x1 unit (torchvision's layout) as a
+:class:`ResidualUnit`; :class:`MBConv` is the mobile inverted bottleneck of
+MobileNetV2/EfficientNet with SE where EfficientNet puts it (or after the projection,
+where the source notebook put it), and :class:`StochasticDepth` its residual-branch
+dropout.
 
-Explained in the chapters "SE-ResNet" (residual units, bottleneck), "MBConv" and "Costs" (the fused addition);
-the small Fashion-MNIST nets and the ResNets both build on :class:`ResidualUnit`.
+Explained in the chapters "SE-ResNet" (residual units, bottleneck), "MBConv" and "Costs"
+(the fused addition); the small Fashion-MNIST nets and the ResNets both build on
+:class:`ResidualUnit`.
 """
 
 from __future__ import annotations
@@ -40,13 +47,15 @@ class ResidualUnit(nn.Module):
     Args:
         branch: the residual branch (convolutions).
         shortcut: the identity or projection path (``nn.Identity()`` when shapes match).
-        attention: a block with ``forward(x, residual=None)``, built for the channel count where it sits:
-            the branch's input channels for ``"pre"``, its output channels otherwise.
+        attention: a block with ``forward(x, residual=None)``, built for the channel
+            count where it sits: the branch's input channels for ``"pre"``, its output
+            channels otherwise.
         integration: one of :data:`INTEGRATIONS`.
         act: the activation after the addition (ReLU in ResNet).
-        fused: for ``"standard"``, hand the shortcut to the attention block so that recalibration and
-            addition happen in one pass (``torch.addcmul``); ``False`` computes ``shortcut(x) + attention(branch(x))``
-            in two passes, the naive form measured in "Costs". Same parameters, same result up to rounding.
+        fused: for ``"standard"``, hand the shortcut to the attention block so that
+            recalibration and addition happen in one pass (``torch.addcmul``); ``False``
+            computes ``shortcut(x) + attention(branch(x))`` in two passes, the naive
+            form measured in "Costs". Same parameters, same result up to rounding.
     """
 
     def __init__(
@@ -92,7 +101,10 @@ def conv_bn(
     groups: int = 1,
     act: nn.Module | None = None,
 ) -> nn.Sequential:
-    """``conv -> BatchNorm (-> act)``: a bias-free convolution with "same" padding (``kernel_size // 2``)."""
+    """``conv -> BatchNorm (-> act)``: a bias-free convolution with "same" padding.
+
+    The padding is ``kernel_size // 2``.
+    """
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         conv=nn.Conv2d(
             in_channels,
@@ -122,23 +134,29 @@ def bottleneck(
     fused: bool = True,
     stride_in_1x1: bool = False,
 ) -> ResidualUnit:
-    """ResNet's bottleneck unit, ``1x1 (width) -> 3x3 (width) -> 1x1 (width * expansion)``, with SE placed by ``integration``.
+    """ResNet's bottleneck unit, with SE placed by ``integration``.
 
-    The layout is torchvision's: BatchNorm after every convolution, ReLU after the first two, the stride on the
-    3x3 convolution ("ResNet v1.5"), and a projection shortcut (1x1 convolution + BatchNorm) wherever the
-    shape changes. ``stride_in_1x1=True`` puts the stride on the first 1x1 convolution instead, as the original
-    Caffe ResNet and SENet models do (fewer FLOPs, same parameters). Explained in "SE-ResNet".
+    The branch is ``1x1 (width) -> 3x3 (width) -> 1x1 (width * expansion)``.
+
+    The layout is torchvision's: BatchNorm after every convolution, ReLU after the first
+    two, the stride on the 3x3 convolution ("ResNet v1.5"), and a projection shortcut
+    (1x1 convolution + BatchNorm) wherever the shape changes. ``stride_in_1x1=True``
+    puts the stride on the first 1x1 convolution instead, as the original Caffe ResNet
+    and SENet models do (fewer FLOPs, same parameters). Explained in "SE-ResNet".
 
     Args:
         in_channels: channels of the unit's input.
-        width: channels of the two inner convolutions (64, 128, 256, 512 in ResNet-50's four stages).
+        width: channels of the two inner convolutions (64, 128, 256, 512 in ResNet-50's
+            four stages).
         stride: 1, or 2 for the first unit of a stage that halves the resolution.
         expansion: output channels = ``width * expansion`` (4 in ResNet-50 and -101).
         attention: ``"se"``, ``"eca"``, ``"cbam"`` or ``"none"`` (a plain ResNet unit).
         reduction: SE's (and CBAM's) reduction ratio r.
         integration: where the attention block sits, one of :data:`INTEGRATIONS`.
-        fused: fuse recalibration with the residual addition (see :class:`ResidualUnit`).
-        stride_in_1x1: put the stride on the first 1x1 convolution (Caffe layout) instead of the 3x3.
+        fused: fuse recalibration with the residual addition (see
+            :class:`ResidualUnit`).
+        stride_in_1x1: put the stride on the first 1x1 convolution (Caffe layout)
+            instead of the 3x3.
     """
     in_channels = checks.positive_int("in_channels", in_channels)
     width = checks.positive_int("width", width)
@@ -183,15 +201,19 @@ def bottleneck(
 def stochastic_depth(
     x: torch.Tensor, p: float, mode: str = "row", training: bool = True
 ) -> torch.Tensor:
-    """Drop the residual branch ``x`` with probability ``p`` during training, and scale survivors by ``1 / (1 - p)``.
+    """Drop the residual branch ``x`` with probability ``p`` during training.
 
-    ``mode="row"`` draws one coin per sample (EfficientNet's use), ``"batch"`` one for the whole batch.
-    Identity when ``training`` is False or ``p`` is 0. The same rule as torchvision's ``stochastic_depth``
-    (Huang et al., *Deep Networks with Stochastic Depth*, ECCV 2016). Explained in "MBConv".
+    Survivors are scaled by ``1 / (1 - p)``.
+
+    ``mode="row"`` draws one coin per sample (EfficientNet's use), ``"batch"`` one for
+    the whole batch. Identity when ``training`` is False or ``p`` is 0. The same rule as
+    torchvision's ``stochastic_depth`` (Huang et al., *Deep Networks with Stochastic
+    Depth*, ECCV 2016). Explained in "MBConv".
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(
-            f"x must be a floating-point torch.Tensor, got {getattr(x, 'dtype', type(x).__name__)}"
+            "x must be a floating-point torch.Tensor, got "
+            f"{getattr(x, 'dtype', type(x).__name__)}"
         )
     return _drop_branch(
         x,
@@ -228,7 +250,10 @@ def _probability(name: str, value: object) -> float:
 
 
 class StochasticDepth(nn.Module):
-    """:func:`stochastic_depth` as a layer: active in ``train()`` mode, the identity in ``eval()`` mode."""
+    """:func:`stochastic_depth` as a layer, active in ``train()`` mode only.
+
+    In ``eval()`` mode it is the identity.
+    """
 
     def __init__(self, p: float, mode: str = "row") -> None:
         super().__init__()
@@ -243,33 +268,44 @@ class StochasticDepth(nn.Module):
 
 
 SE_PLACEMENTS = ("efficientnet", "after_project", "none")
-"""Where :class:`MBConv` puts SE: after the depthwise convolution on the expanded width (EfficientNet),
-after the projection on the output width (the source notebook), or nowhere (MobileNetV2's block)."""
+"""Where :class:`MBConv` puts SE, one of three places.
+
+After the depthwise convolution on the expanded width (EfficientNet), after the
+projection on the output width (the source notebook), or nowhere (MobileNetV2's block).
+"""
 
 
 class MBConv(nn.Module):
-    """Mobile inverted bottleneck: ``expand (1x1) -> depthwise (k x k) -> SE -> project (1x1)``, plus the input.
+    """Mobile inverted bottleneck, plus the input.
 
-    With ``se_placement="efficientnet"`` (the default) the block is torchvision's and timm's EfficientNet
-    MBConv: SE sits after the depthwise convolution, on the expanded width, with a bottleneck width of
-    ``max(1, int(in_channels * rd_ratio))`` (a quarter of the block's *input* channels) and SiLU everywhere.
-    ``"after_project"`` rebuilds the source notebook's block for comparison: SE after the projection, on the output
-    width, bottleneck width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6 in the convolutions
-    (MobileNetV2's choice) and ReLU inside SE. ``"none"`` omits SE.
-    The residual (when ``stride == 1`` and ``in_channels == out_channels``) passes through
-    :class:`StochasticDepth` in training. Explained in "MBConv".
+    The layers are ``expand (1x1) -> depthwise (k x k) -> SE -> project (1x1)``.
+
+    With ``se_placement="efficientnet"`` (the default) the block is torchvision's and
+    timm's EfficientNet MBConv: SE sits after the depthwise convolution, on the expanded
+    width, with a bottleneck width of ``max(1, int(in_channels * rd_ratio))`` (a quarter
+    of the block's *input* channels) and SiLU everywhere. ``"after_project"`` rebuilds
+    the source notebook's block for comparison: SE after the projection, on the output
+    width, bottleneck width ``out_channels // reduction`` (r = 16) but at least 1, ReLU6
+    in the convolutions (MobileNetV2's choice) and ReLU inside SE. ``"none"`` omits SE.
+    The residual (when ``stride == 1`` and ``in_channels == out_channels``) passes
+    through :class:`StochasticDepth` in training. Explained in "MBConv".
 
     Args:
         in_channels, out_channels: channels in and out.
-        expand_ratio: expanded width = ``round(in_channels * expand_ratio)``; 1 skips the expansion conv.
-        kernel_size: the depthwise kernel, odd (3 or 5 in EfficientNet-B0); padding is ``kernel_size // 2``.
+        expand_ratio: expanded width = ``round(in_channels * expand_ratio)``; 1 skips
+            the expansion conv.
+        kernel_size: the depthwise kernel, odd (3 or 5 in EfficientNet-B0); padding is
+            ``kernel_size // 2``.
         stride: 1 or 2 (on the depthwise convolution).
         se_placement: one of :data:`SE_PLACEMENTS`.
-        rd_ratio: EfficientNet's bottleneck width as a fraction of ``in_channels`` (0.25).
+        rd_ratio: EfficientNet's bottleneck width as a fraction of ``in_channels``
+            (0.25).
         reduction: the ``"after_project"`` placement's reduction ratio r (16).
-        act_layer: activation of the convolutions; default ``"silu"`` (``"relu6"`` for ``"after_project"``).
+        act_layer: activation of the convolutions; default ``"silu"`` (``"relu6"`` for
+            ``"after_project"``).
         gate_layer: SE's gate; ``"hard_sigmoid"`` gives MobileNetV3's variant.
-        stochastic_depth_prob: probability of dropping the residual branch of a sample in training.
+        stochastic_depth_prob: probability of dropping the residual branch of a sample
+            in training.
     """
 
     def __init__(
@@ -294,15 +330,18 @@ class MBConv(nn.Module):
         kernel_size = checks.positive_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(
-                f"kernel_size must be odd (3, 5, ...) so that padding kernel_size // 2 keeps the size; "
-                f"got {kernel_size}"
+                "kernel_size must be odd (3, 5, ...) so that padding kernel_size // 2 "
+                f"keeps the size; got {kernel_size}"
             )
-        self.stride = int(checks.one_of("stride", stride, (1, 2)))  # type: ignore[arg-type]
+        self.stride = int(
+            checks.one_of("stride", stride, (1, 2))  # type: ignore[arg-type]
+        )
         self.se_placement = checks.one_of("se_placement", se_placement, SE_PLACEMENTS)
         rd_ratio = checks.positive_number("rd_ratio", rd_ratio)
         if rd_ratio > 1:
             raise ValueError(
-                f"rd_ratio must be in (0, 1] (a fraction of in_channels), got {rd_ratio!r}"
+                "rd_ratio must be in (0, 1] (a fraction of in_channels), got "
+                f"{rd_ratio!r}"
             )
         checks.positive_number("reduction", reduction)
         if act_layer is None:
@@ -339,7 +378,7 @@ class MBConv(nn.Module):
             )
         layers["project"] = conv_bn(self.expanded, out_channels, 1)
         if se_placement == "after_project":
-            # the source notebook's width, out_channels // r, but never 0 (its mistake #1)
+            # the source notebook's width, out_channels // r, never 0 (its mistake #1)
             layers["se"] = SEBlock(
                 out_channels,
                 rd_channels=max(1, int(out_channels / reduction)),
@@ -357,6 +396,7 @@ class MBConv(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.in_channels} -> {self.expanded} -> {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, se_placement={self.se_placement!r}, residual={self.use_residual}"
+            f"{self.in_channels} -> {self.expanded} -> {self.out_channels}, "
+            f"kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"se_placement={self.se_placement!r}, residual={self.use_residual}"
         )

@@ -1,7 +1,9 @@
-"""Data charts: bars per channel or per variant, curves, results over seeds, gates per class, costs per ratio.
+"""Data charts: bars per channel or variant, curves, results over seeds, gates, costs.
 
-Every function returns a ``matplotlib.figure.Figure`` with a title and labelled axes (with units); the chapters
-add alt text or a caption.
+The gates are shown per class and the costs per reduction ratio.
+
+Every function returns a ``matplotlib.figure.Figure`` with a title and labelled axes
+(with units); the chapters add alt text or a caption.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ def grouped_bars(
 ) -> Figure:
     """Bars for categories (x axis) and series (colours): ``values[series][category]``.
 
-    ``errors`` gives (low, high) whiskers per bar (e.g. quartiles); ``reference`` draws labelled horizontal
-    lines (e.g. ``{"ResNet-50": 1.0}``). Used in "SE-ResNet" and "Costs".
+    ``errors`` gives (low, high) whiskers per bar (e.g. quartiles); ``reference`` draws
+    labelled horizontal lines (e.g. ``{"ResNet-50": 1.0}``). Used in "SE-ResNet" and
+    "Costs".
     """
     series = list(values)
     if not series:
@@ -112,7 +115,10 @@ def function_curves(
     xlabel: str,
     ylabel: str,
 ) -> Figure:
-    """Several functions of one variable on shared axes (e.g. the sigmoid gate and its hard approximation)."""
+    """Several functions of one variable on shared axes.
+
+    For example the sigmoid gate and its hard approximation.
+    """
     xs = as_array(x)
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
     for i, (name, y) in enumerate(curves.items()):
@@ -139,11 +145,12 @@ def seed_dots(
     paper_xlabel: str = "ImageNet top-1 error (%)",
     paper_title: str = "SENet paper (lower is better)",
 ) -> Figure:
-    """One row per variant: a dot per seed, the mean as a bar with whiskers of ± one standard deviation.
+    """One row per variant: a dot per seed, the mean as a bar with ± one std whiskers.
 
-    ``baseline`` names the variant whose mean is drawn as a dashed line across all rows. With ``paper``
-    (``{variant: value}``), a second panel shows the published number of each variant that has one (rows without
-    one say so). Used in "Ablations" and "Successors".
+    ``baseline`` names the variant whose mean is drawn as a dashed line across all rows.
+    With ``paper`` (``{variant: value}``), a second panel shows the published number of
+    each variant that has one (rows without one say so). Used in "Ablations" and
+    "Successors".
     """
     names = list(results)
     if not names:
@@ -235,11 +242,13 @@ def class_gate_bars(
     ylabel: str = "mean gate",
     sort: bool = True,
 ) -> Figure:
-    """One panel per model: the mean gate of each channel for one class (bars) and over all classes (line).
+    """One panel per model: each channel's mean gate for one class and over all classes.
 
-    With ``sort``, each model's channels are ordered by their mean over all classes, so the line rises smoothly and
-    every bar that leaves it marks a channel the block treats differently for this class. Used by the per-class
-    slider of "Successors".
+    The class is drawn as bars, all classes as a line.
+
+    With ``sort``, each model's channels are ordered by their mean over all classes, so
+    the line rises smoothly and every bar that leaves it marks a channel the block
+    treats differently for this class. Used by the per-class slider of "Successors".
     """
     names = list(class_gates)
     if not names or set(names) != set(mean_gates):
@@ -256,7 +265,8 @@ def class_gate_bars(
         )
         if len(values) != len(mean):
             raise ValueError(
-                f"class_gates[{name!r}] has {len(values)} channels but mean_gates[{name!r}] {len(mean)}"
+                f"class_gates[{name!r}] has {len(values)} channels but "
+                f"mean_gates[{name!r}] {len(mean)}"
             )
         order = np.argsort(mean, kind="stable") if sort else np.arange(len(mean))
         channels = np.arange(len(values))
@@ -295,13 +305,17 @@ def gate_profiles(
     title: str,
     highlight: int | None = None,
 ) -> Figure:
-    """One panel per SE depth: the mean gate of each channel for each class, channels sorted by their mean.
+    """One panel per SE depth: the mean gate of each channel for each class.
 
-    ``class_means`` maps a depth's label to its (classes, C) class-mean gates. In each panel the channels are
-    ordered by their mean over the classes (lowest left), so that a class that departs from the others shows as a
-    line off the common curve. With ``highlight`` (a class index) that class is drawn in colour and the others in
-    grey; otherwise every class has its own colour. The layout of the SENet paper's Fig. 6 (Hu et al., TPAMI).
-    Used in "Learned channel weights" and "The reduction ratio, measured".
+    Channels are sorted by their mean.
+
+    ``class_means`` maps a depth's label to its (classes, C) class-mean gates. In each
+    panel the channels are ordered by their mean over the classes (lowest left), so that
+    a class that departs from the others shows as a line off the common curve. With
+    ``highlight`` (a class index) that class is drawn in colour and the others in grey;
+    otherwise every class has its own colour. The layout of the SENet paper's Fig. 6 (Hu
+    et al., TPAMI). Used in "Learned channel weights" and "The reduction ratio,
+    measured".
     """
     depths = list(class_means)
     if not depths:
@@ -314,8 +328,8 @@ def gate_profiles(
         means = as_array(class_means[depth])
         if means.ndim != 2 or means.shape[0] != len(class_names):
             raise ValueError(
-                f"class_means[{depth!r}] must be (classes, C) with {len(class_names)} classes, "
-                f"got shape {means.shape}"
+                f"class_means[{depth!r}] must be (classes, C) with {len(class_names)} "
+                f"classes, got shape {means.shape}"
             )
         order = np.argsort(means.mean(0), kind="stable")
         x = np.arange(means.shape[1])
@@ -368,10 +382,10 @@ def accuracy_vs_parameters(
     title: str,
     ylabel: str = "test accuracy (%)",
 ) -> Figure:
-    """Accuracy against parameter count: a dot per seed and the mean with ± one standard deviation, per variant.
+    """Accuracy against parameters: per seed a dot, per variant the mean ± one std.
 
-    ``points`` maps a variant's label to ``(parameters, accuracies over seeds)``. Used in "The reduction ratio,
-    measured".
+    ``points`` maps a variant's label to ``(parameters, accuracies over seeds)``. Used
+    in "The reduction ratio, measured".
     """
     if not points:
         raise ValueError("points must hold at least one variant")
@@ -411,11 +425,13 @@ def accuracy_vs_parameters(
 def reduction_ratio_panel(
     costs: dict[float, dict[int, dict[str, int]]], r: float, gates: torch.Tensor
 ) -> Figure:
-    """One frame of the reduction-ratio slider: parameters and FLOPs of SE blocks of several widths, and gates.
+    """One frame of the reduction-ratio slider: SE blocks of several widths.
 
-    ``costs[r][C]`` is :func:`sebook.costs.se_costs` for every ratio and width (all ratios are needed so that
-    every frame shares its axes); ``gates`` are the (C,) gates of one block at ratio ``r`` for a fixed input.
-    Used in "Excitation".
+    It shows their parameters, FLOPs and gates.
+
+    ``costs[r][C]`` is :func:`sebook.costs.se_costs` for every ratio and width (all
+    ratios are needed so that every frame shares its axes); ``gates`` are the (C,) gates
+    of one block at ratio ``r`` for a fixed input. Used in "Excitation".
     """
     if r not in costs:
         raise ValueError(
@@ -462,7 +478,8 @@ def reduction_ratio_panel(
         xlim=(-0.7, len(g) - 0.3),
         xlabel="channel",
         ylabel="gate (0 to 1)",
-        title=f"gates of a fresh {len(g)}-channel block:\nmean {g.mean():.3f}, std {g.std():.3f}",
+        title=f"gates of a fresh {len(g)}-channel block:\nmean {g.mean():.3f}, std "
+        f"{g.std():.3f}",
     )
     ax_g.title.set_fontsize(10)
     fig.tight_layout()
@@ -472,9 +489,12 @@ def reduction_ratio_panel(
 def gate_histogram(
     gates: dict[str, torch.Tensor], title: str, bins: int = 50
 ) -> Figure:
-    """Histograms of gate values on [0, 1], one per named set of gates (overlaid, with their means marked).
+    """Histograms of gate values on [0, 1], one per named set of gates, overlaid.
 
-    Used in "Excitation" to show how narrow the gates of a freshly initialised block are.
+    The mean of each set is marked.
+
+    Used in "Excitation" to show how narrow the gates of a freshly initialised block
+    are.
     """
     if not gates:
         raise ValueError("gates must hold at least one named tensor of gate values")

@@ -1,11 +1,14 @@
-"""Trained Fashion-MNIST networks on disk: weights-only checkpoints and the manifest that lists them.
+"""Trained Fashion-MNIST networks on disk: weights-only checkpoints and their manifest.
 
-A checkpoint is one ``torch.save`` file holding plain data only: the state dict (tensors) and its metadata (format
-version, architecture, config, metrics, seed, data checksum, library and torch versions, and a SHA-256 of the
-weights). It is read back with
-``torch.load(..., weights_only=True)`` only, which refuses any pickled object other than tensors and plain
-containers, so a tampered file cannot run code. ``checkpoints/manifest.json`` lists every committed checkpoint with
-its SHA-256, its size and the exact command that produced it. Explained in "Learned channel weights".
+The manifest lists the checkpoints.
+
+A checkpoint is one ``torch.save`` file holding plain data only: the state dict
+(tensors) and its metadata (format version, architecture, config, metrics, seed, data
+checksum, library and torch versions, and a SHA-256 of the weights). It is read back
+with ``torch.load(..., weights_only=True)`` only, which refuses any pickled object other
+than tensors and plain containers, so a tampered file cannot run code.
+``checkpoints/manifest.json`` lists every committed checkpoint with its SHA-256, its
+size and the exact command that produced it. Explained in "Learned channel weights".
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ CHECKPOINTS_ENV = "SEBOOK_CHECKPOINTS"
 
 
 def checkpoint_folder() -> Path:
-    """The folder of the committed checkpoints: ``$SEBOOK_CHECKPOINTS`` if set, else ``checkpoints/`` at the root of
-    the repository this library is installed from (editable install), else ``./checkpoints``.
+    """The folder of the committed checkpoints.
+
+    ``$SEBOOK_CHECKPOINTS`` if set, else ``checkpoints/`` at the root of the repository
+    this library is installed from (editable install), else ``./checkpoints``.
     """
     if os.environ.get(CHECKPOINTS_ENV):
         return Path(os.environ[CHECKPOINTS_ENV])
@@ -66,10 +71,11 @@ def checkpoint_path(
     recipe: str = "short",
     dataset: str = "fashion-mnist",
 ) -> Path:
-    """Where the network ``config`` trained with ``seed`` by ``recipe`` on ``dataset`` is stored.
+    """Where ``config`` trained with ``seed`` by ``recipe`` on ``dataset`` is stored.
 
-    ``<folder>/<dataset>_<recipe>_<config.name>_s<seed>.pt``; the first edition's nets (recipe ``"short"`` on
-    Fashion-MNIST) keep their short names, ``<folder>/<config.name>_s<seed>.pt``.
+    ``<folder>/<dataset>_<recipe>_<config.name>_s<seed>.pt``; the first edition's nets
+    (recipe ``"short"`` on Fashion-MNIST) keep their short names,
+    ``<folder>/<config.name>_s<seed>.pt``.
     """
     if not isinstance(config, FashionNetConfig):
         raise TypeError(
@@ -89,7 +95,10 @@ def checkpoint_path(
 
 
 class CheckpointError(ValueError):
-    """A checkpoint (or the manifest) is corrupt, truncated, unsafe or incompatible with this library."""
+    """A checkpoint or the manifest is corrupt, truncated, unsafe or incompatible.
+
+    Incompatible, that is, with this library.
+    """
 
 
 def _library_version() -> str:
@@ -108,8 +117,10 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 
 def state_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """SHA-256 over a state dict's names, dtypes, shapes and bytes, in key order: a fingerprint of the weights that
-    a checkpoint stores beside them, so that :func:`load_checkpoint` notices bytes changed inside the file.
+    """SHA-256 over a state dict's names, dtypes, shapes and bytes, in key order.
+
+    It is a fingerprint of the weights that a checkpoint stores beside them, so that
+    :func:`load_checkpoint` notices bytes changed inside the file.
     """
     digest = hashlib.sha256()
     for key in sorted(state_dict):
@@ -131,11 +142,13 @@ def save_checkpoint(
     seed: int,
     data_sha256: str,
 ) -> Path:
-    """Write ``model``'s state dict and its metadata to ``path`` atomically (temporary file, then ``os.replace``).
+    """Write ``model``'s state dict and its metadata to ``path`` atomically.
 
-    Everything stored is plain data (tensors, str, int, float, bool, None, lists and dicts), so that
-    :func:`load_checkpoint` can read it with ``weights_only=True``. Writing the same weights and metadata twice gives
-    the same bytes. Returns the path.
+    A temporary file is written first, then moved with ``os.replace``.
+
+    Everything stored is plain data (tensors, str, int, float, bool, None, lists and
+    dicts), so that :func:`load_checkpoint` can read it with ``weights_only=True``.
+    Writing the same weights and metadata twice gives the same bytes. Returns the path.
     """
     path = Path(path)
     if not isinstance(model, nn.Module):
@@ -177,9 +190,8 @@ def save_checkpoint(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(
-                payload, f
-            )  # a file object, not a name: the archive's inner folder is always "archive"
+            # a file object, not a name: the archive's inner folder is always "archive"
+            torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -195,16 +207,19 @@ def _require(condition: bool, path: Path, message: str) -> None:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load and check a checkpoint's contents without building the model: ``weights_only=True``, then the metadata.
+    """Load and check a checkpoint's contents without building the model.
 
-    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` (naming the file) for one that is
-    truncated, corrupt, carries pickled code, or was written in another format.
+    The file is read with ``weights_only=True``, then the metadata is checked.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` (naming
+    the file) for one that is truncated, corrupt, carries pickled code, or was written
+    in another format.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"checkpoint {path} not found (no such file); the committed ones are listed in "
-            f"checkpoints/manifest.json"
+            f"checkpoint {path} not found (no such file); the committed ones are "
+            f"listed in checkpoints/manifest.json"
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -221,13 +236,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
         if "unsupported global" in detail.lower():
             raise CheckpointError(
-                f"{path} was refused: it holds pickled objects other than tensors and plain "
-                f"containers (possibly code), which weights-only loading never runs "
-                f"({detail})"
+                f"{path} was refused: it holds pickled objects other than tensors and "
+                "plain containers (possibly code), which weights-only loading never "
+                f"runs ({detail})"
             ) from None
         raise CheckpointError(
-            f"{path} is not a readable checkpoint (corrupt, truncated, or not written by "
-            f"torch.save): {detail}"
+            f"{path} is not a readable checkpoint (corrupt, truncated, or not written "
+            f"by torch.save): {detail}"
         ) from None
     except (
         RuntimeError,
@@ -239,7 +254,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     ) as error:
         raise CheckpointError(
             f"{path} is not a readable checkpoint (corrupt or truncated): "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            f"{type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}"
         ) from None
     _require(
         isinstance(payload, dict),
@@ -249,19 +265,21 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     _require(
         payload.get("format") == FORMAT,
         path,
-        f"not a sebook checkpoint (format {payload.get('format')!r}, expected {FORMAT!r})",
+        f"not a sebook checkpoint (format {payload.get('format')!r}, expected "
+        f"{FORMAT!r})",
     )
     version = payload.get("format_version")
     _require(
         isinstance(version, int) and version <= FORMAT_VERSION,
         path,
-        f"format version {version!r} is not supported: this sebook reads version {FORMAT_VERSION} "
-        f"(a newer sebook wrote it?)",
+        f"format version {version!r} is not supported: this sebook reads version "
+        f"{FORMAT_VERSION} (a newer sebook wrote it?)",
     )
     _require(
         payload.get("architecture") == ARCHITECTURE,
         path,
-        f"architecture {payload.get('architecture')!r} is unknown; expected {ARCHITECTURE!r}",
+        f"architecture {payload.get('architecture')!r} is unknown; expected "
+        f"{ARCHITECTURE!r}",
     )
     for key, kind in (
         ("config", dict),
@@ -296,18 +314,20 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     _require(
         state_sha256(payload["state_dict"]) == payload["state_sha256"],
         path,
-        "the weights do not match the fingerprint stored with them (the file is corrupt)",
+        "the weights do not match the fingerprint stored with them (the file is "
+        "corrupt)",
     )
     return payload
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[FashionNet, dict[str, Any]]:
-    """Rebuild the trained network stored at ``path``: ``(model in eval mode, metadata)``.
+    """Rebuild the trained network at ``path``: ``(model in eval mode, metadata)``.
 
-    The file is read with ``torch.load(..., weights_only=True)`` only (:func:`read_checkpoint`); the config rebuilds
-    the architecture, and the state dict must match it exactly. ``metadata`` holds ``config`` (a
-    :class:`~sebook.fashion_models.FashionNetConfig`), ``metrics``, ``seed``, ``data_sha256``, ``versions`` and the
-    format fields.
+    The file is read with ``torch.load(..., weights_only=True)`` only
+    (:func:`read_checkpoint`); the config rebuilds the architecture, and the state dict
+    must match it exactly. ``metadata`` holds ``config`` (a
+    :class:`~sebook.fashion_models.FashionNetConfig`), ``metrics``, ``seed``,
+    ``data_sha256``, ``versions`` and the format fields.
     """
     path = Path(path)
     payload = read_checkpoint(path)
@@ -328,7 +348,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[FashionNet, dict[str,
     if missing or unexpected or wrong:
         raise CheckpointError(
             f"{path}: the weights do not fit the architecture {config.name!r}: "
-            f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {wrong[:3]}"
+            f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes "
+            f"{wrong[:3]}"
         )
     model.load_state_dict(state, strict=True)
     model.eval()
@@ -336,11 +357,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[FashionNet, dict[str,
     return model, payload
 
 
-# --- the manifest ----------------------------------------------------------------------------------------------
+# --- the manifest ---------------------------------------------------------------------
 
 
 def read_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest as a dict (``{"format", "format_version", "checkpoints": {file name: entry}}``); empty if absent."""
+    """The manifest as a dict; empty if absent.
+
+    The dict is ``{"format", "format_version", "checkpoints": {file name: entry}}``.
+    """
     manifest_path = Path(manifest_path)
     if not manifest_path.exists():
         return {"format": MANIFEST_FORMAT, "format_version": 1, "checkpoints": {}}
@@ -364,7 +388,10 @@ def read_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    """An exclusive lock on ``directory`` (flock on the folder itself: no lock file is left behind)."""
+    """An exclusive lock on ``directory``.
+
+    It is a flock on the folder itself: no lock file is left behind.
+    """
     fd = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -379,15 +406,19 @@ def update_manifest(
     checkpoint_path: str | os.PathLike[str],
     entry: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Add or replace the entry of ``checkpoint_path`` (which must sit beside the manifest); return the entry.
+    """Add or replace the entry of ``checkpoint_path``; return the entry.
 
-    The entry gets the file's current ``sha256`` and ``size``; the manifest is rewritten atomically, under a lock so
-    that concurrent training runs do not lose each other's entries.
+    The checkpoint must sit beside the manifest.
+
+    The entry gets the file's current ``sha256`` and ``size``; the manifest is rewritten
+    atomically, under a lock so that concurrent training runs do not lose each other's
+    entries.
     """
     manifest_path, checkpoint_path = Path(manifest_path), Path(checkpoint_path)
     if checkpoint_path.resolve().parent != manifest_path.resolve().parent:
         raise ValueError(
-            f"the checkpoint {checkpoint_path} must be in the manifest's folder {manifest_path.parent}"
+            f"the checkpoint {checkpoint_path} must be in the manifest's folder "
+            f"{manifest_path.parent}"
         )
     record = {
         **dict(entry),
@@ -413,8 +444,10 @@ def update_manifest(
 
 
 def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Check that every file the manifest lists exists with its recorded size and SHA-256, and that no ``.pt`` file
-    beside it is unlisted. Returns the entries; raises :class:`CheckpointError` listing every problem found.
+    """Check every file the manifest lists against its recorded size and SHA-256.
+
+    Also checks that no ``.pt`` file beside it is unlisted. Returns the entries; raises
+    :class:`CheckpointError` listing every problem found.
     """
     manifest_path = Path(manifest_path)
     if not manifest_path.is_file():
@@ -428,11 +461,13 @@ def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str
             problems.append(f"{path}: listed but missing")
         elif path.stat().st_size != entry.get("size"):
             problems.append(
-                f"{path}: size {path.stat().st_size:,} bytes, the manifest says {entry.get('size')}"
+                f"{path}: size {path.stat().st_size:,} bytes, the manifest says "
+                f"{entry.get('size')}"
             )
         elif file_sha256(path) != entry.get("sha256"):
             problems.append(
-                f"{path}: SHA-256 {file_sha256(path)} differs from the manifest's {entry.get('sha256')}"
+                f"{path}: SHA-256 {file_sha256(path)} differs from the manifest's "
+                f"{entry.get('sha256')}"
             )
     problems += [
         f"{p}: not listed in {manifest_path}"

@@ -1,11 +1,13 @@
 """Argument checks shared by every public function of ``sebook``.
 
-Each check raises ``ValueError`` or ``TypeError`` with a message that names the argument, the value
-received and what is allowed, so a reader who mistypes sees at once what to change.
+Each check raises ``ValueError`` or ``TypeError`` with a message that names the
+argument, the value received and what is allowed, so a reader who mistypes sees at once
+what to change.
 
-The tensor checks (:func:`feature_map`, :func:`channel_vector`, :func:`gates_fit`, :func:`same_shape`) are the
-few that run inside a forward pass: they compare shapes only (never dtypes, so autocast's bfloat16 passes), are
-leaves for ``torch.fx`` (``torch.fx.wrap``: recorded in the graph, run when the graph runs) and constant for
+The tensor checks (:func:`feature_map`, :func:`channel_vector`, :func:`gates_fit`,
+:func:`same_shape`) are the few that run inside a forward pass: they compare shapes only
+(never dtypes, so autocast's bfloat16 passes), are leaves for ``torch.fx``
+(``torch.fx.wrap``: recorded in the graph, run when the graph runs) and constant for
 ``torch.compile`` (no graph break).
 """
 
@@ -40,7 +42,7 @@ def positive_number(name: str, value: object) -> float:
 
 
 def one_of(name: str, value: object, allowed: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed values."""
+    """Return ``value`` if it is one of ``allowed``, else raise listing them."""
     allowed = tuple(allowed)
     if value not in allowed:
         raise ValueError(
@@ -53,10 +55,11 @@ def one_of(name: str, value: object, allowed: Iterable[str]) -> str:
 def feature_map(
     x: object, channels: int | None = None, name: str = "x"
 ) -> torch.Tensor:
-    """Check that ``x`` is a floating-point (B, C, H, W) tensor with ``channels`` channels."""
+    """Check that ``x`` is a float (B, C, H, W) tensor with ``channels`` channels."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
-            f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}"
+            f"{name} must be a torch.Tensor of shape (B, C, H, W), got "
+            f"{type(x).__name__}"
         )
     if x.dim() != 4:
         raise ValueError(
@@ -67,8 +70,8 @@ def feature_map(
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(
-            f"{name} has the wrong number of channels: expected {channels}, got {x.shape[1]} "
-            f"(shape {tuple(x.shape)})"
+            f"{name} has the wrong number of channels: expected {channels}, got "
+            f"{x.shape[1]} (shape {tuple(x.shape)})"
         )
     return x
 
@@ -84,26 +87,31 @@ def channel_vector(
         )
     if v.dim() != 2:
         raise ValueError(
-            f"{name} must be 2-D (B, C); expected 2 dimensions, got {v.dim()} (shape {tuple(v.shape)})"
+            f"{name} must be 2-D (B, C); expected 2 dimensions, got {v.dim()} (shape "
+            f"{tuple(v.shape)})"
         )
     if not v.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {v.dtype}")
     if channels is not None and v.shape[1] != channels:
         raise ValueError(
-            f"{name} has the wrong number of channels: expected {channels}, got {v.shape[1]}"
+            f"{name} has the wrong number of channels: expected {channels}, got "
+            f"{v.shape[1]}"
         )
     return v
 
 
 @torch.fx.wrap
 def gates_fit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-    """Check that ``x`` is a (B, C, H, W) map and ``gates`` (B, C) or (1, C) gates for it; return ``gates``."""
+    """Check that ``x`` is a (B, C, H, W) map and ``gates`` fit it; return ``gates``.
+
+    The gates are (B, C) or (1, C).
+    """
     feature_map(x)
     channel_vector(gates, name="gates")
     if gates.shape[0] not in (1, x.shape[0]) or gates.shape[1] != x.shape[1]:
         raise ValueError(
-            f"gates of shape {tuple(gates.shape)} do not fit x of shape {tuple(x.shape)}; "
-            f"expected ({x.shape[0]}, {x.shape[1]})"
+            f"gates of shape {tuple(gates.shape)} do not fit x of shape "
+            f"{tuple(x.shape)}; expected ({x.shape[0]}, {x.shape[1]})"
         )
     return gates
 
@@ -112,10 +120,11 @@ def gates_fit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
 def same_shape(
     residual: object, x: torch.Tensor, name: str = "residual"
 ) -> torch.Tensor:
-    """Check that ``residual`` is a tensor of ``x``'s shape (to be added to it); return ``residual``."""
+    """Check that ``residual`` has ``x``'s shape (to be added to it); return it."""
     feature_map(residual, x.shape[1], name=name)
     if residual.shape != x.shape:  # type: ignore[union-attr]
         raise ValueError(
-            f"{name} must have the shape of x: expected {tuple(x.shape)}, got {tuple(residual.shape)}"
+            f"{name} must have the shape of x: expected {tuple(x.shape)}, got "
+            f"{tuple(residual.shape)}"
         )
     return residual  # type: ignore[return-value]

@@ -1,8 +1,11 @@
-"""What a network costs: parameters, FLOPs, elementwise operations and memory traffic, in total and per part.
+"""What a network costs: parameters, FLOPs, elementwise operations and memory traffic.
 
-FLOPs come from ``torch.utils.flop_counter`` (1 MAC = 2 FLOPs); the elementwise work of SE's squeeze and
-recalibration, which that counter leaves out, is counted from the shapes that really flow (forward hooks).
-Used from "Excitation" on; explained in "SE-ResNet", "MBConv" and "Costs".
+Each is given in total and per part.
+
+FLOPs come from ``torch.utils.flop_counter`` (1 MAC = 2 FLOPs); the elementwise work of
+SE's squeeze and recalibration, which that counter leaves out, is counted from the
+shapes that really flow (forward hooks). Used from "Excitation" on; explained in
+"SE-ResNet", "MBConv" and "Costs".
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 
 
 def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """FLOPs of one forward pass on a zero tensor of ``input_shape`` (``torch.utils.flop_counter``; 1 MAC = 2 FLOPs).
+    """FLOPs of one forward pass on a zero tensor of ``input_shape`` (1 MAC = 2 FLOPs).
 
-    The counter covers matrix products and convolutions; elementwise work (activations, the recalibration
-    product, pooling) counts 0, which is why "Costs" measures time as well.
+    Counted with ``torch.utils.flop_counter``.
+
+    The counter covers matrix products and convolutions; elementwise work (activations,
+    the recalibration product, pooling) counts 0, which is why "Costs" measures time as
+    well.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
@@ -52,9 +58,12 @@ def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 
 def parameters_by_child(module: nn.Module) -> dict[str, int]:
-    """Parameters of each direct child of ``module``, by the child's name (e.g. a ResNet's ``layer1`` .. ``layer4``).
+    """Parameters of each direct child of ``module``, by the child's name.
 
-    Used in "SE-ResNet" (where SE's parameters go, stage by stage) and "MBConv" (the parts of one block).
+    For example a ResNet's ``layer1`` .. ``layer4``.
+
+    Used in "SE-ResNet" (where SE's parameters go, stage by stage) and "MBConv" (the
+    parts of one block).
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
@@ -62,7 +71,7 @@ def parameters_by_child(module: nn.Module) -> dict[str, int]:
 
 
 def attention_parameters(model: nn.Module) -> int:
-    """Parameters inside the SE, ECA or CBAM blocks of ``model`` (0 for a network without attention)."""
+    """Parameters in the SE, ECA or CBAM blocks of ``model`` (0 without attention)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     return sum(
@@ -71,7 +80,7 @@ def attention_parameters(model: nn.Module) -> int:
 
 
 def zeros_input(module: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
-    """A zero tensor of ``input_shape`` with the dtype and device of ``module``'s parameters."""
+    """A zero tensor of ``input_shape`` with the dtype and device of ``module``."""
     if not input_shape or any(
         isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in input_shape
     ):
@@ -93,8 +102,10 @@ def run_with_hooks(
     post: Callable[[str, tuple, object], object],
     targets: Iterable[tuple[str, nn.Module]],
 ) -> None:
-    """Run ``module(x)`` under :func:`~sebook.runtime.inference` with ``pre(name)`` and ``post(name, inputs, output)``
-    hooked on every ``(name, submodule)`` of ``targets``; the hooks are removed afterwards.
+    """Run ``module(x)`` with hooks on every ``(name, submodule)`` of ``targets``.
+
+    The run is under :func:`~sebook.runtime.inference`, with ``pre(name)`` and
+    ``post(name, inputs, output)`` hooked; the hooks are removed afterwards.
     """
     handles = []
     for name, sub in targets:
@@ -115,9 +126,10 @@ def run_with_hooks(
 def count_flops_by_child(
     module: nn.Module, input_shape: tuple[int, ...]
 ) -> dict[str, int]:
-    """FLOPs (1 MAC = 2 FLOPs, as :func:`count_flops`) spent inside each direct child of ``module``.
+    """FLOPs (1 MAC = 2 FLOPs, as :func:`count_flops`) inside each child of ``module``.
 
-    Children that are not called in the forward pass are left out. Used in "MBConv" for the parts of a block.
+    Children that are not called in the forward pass are left out. Used in "MBConv" for
+    the parts of a block.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
@@ -140,7 +152,10 @@ def count_flops_by_child(
 def output_shapes(
     module: nn.Module, input_shape: tuple[int, ...]
 ) -> dict[str, tuple[int, ...]]:
-    """The output shape of each direct child of ``module`` for an input of ``input_shape`` (in call order)."""
+    """The output shape of each direct child of ``module``, in call order.
+
+    The input has shape ``input_shape``.
+    """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     shapes: dict[str, tuple[int, ...]] = {}
@@ -155,11 +170,14 @@ def output_shapes(
 
 
 def attention_elementwise_ops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Operations of SE's squeeze and recalibration, which :func:`count_flops` does not count, for one forward pass.
+    """Operations of SE's squeeze and recalibration, for one forward pass.
 
-    Per attention block on a (B, C, H, W) input: B·C·H·W additions for the global average (the squeeze) and
-    B·C·H·W multiplications for the recalibration, so ``2·B·C·H·W``. The paper's "GFLOPs" include them. Used in
-    "SE-ResNet" and "Costs".
+    :func:`count_flops` does not count them.
+
+    Per attention block on a (B, C, H, W) input: B·C·H·W additions for the global
+    average (the squeeze) and B·C·H·W multiplications for the recalibration, so
+    ``2·B·C·H·W``. The paper's "GFLOPs" include them. Used in "SE-ResNet" and
+    "Costs".
     """
     return 2 * sum(numel for numel, _ in attention_inputs(model, input_shape))
 
@@ -167,7 +185,10 @@ def attention_elementwise_ops(model: nn.Module, input_shape: tuple[int, ...]) ->
 def attention_inputs(
     model: nn.Module, input_shape: tuple[int, ...]
 ) -> list[tuple[int, int]]:
-    """(values, bytes per value) of the input of every SE, ECA or CBAM block of ``model``, for one forward pass."""
+    """(values, bytes per value) of each SE, ECA or CBAM block's input in ``model``.
+
+    Counted for one forward pass.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     targets = [
@@ -191,13 +212,18 @@ def attention_inputs(
 def recalibration_traffic(
     model: nn.Module, input_shape: tuple[int, ...]
 ) -> dict[str, int]:
-    """Bytes of feature map that SE's squeeze and recalibration move on top of the residual addition, per forward.
+    """Bytes of feature map that SE's squeeze and recalibration move, per forward.
 
-    For an attention block on an input of n values of e bytes each: the squeeze reads the map once (n·e); the
-    naive recalibration reads it again and writes a scaled copy (2·n·e), which the addition then reads in place of
-    the branch output; the fused ``torch.addcmul`` reads branch and shortcut and writes the sum, the traffic of the
-    plain addition. So SE adds 3·n·e bytes in the naive form and n·e in the fused one, if nothing stays in cache.
-    Returns ``{"one_pass": Σ n·e, "naive": 3·Σ n·e, "fused": Σ n·e}`` in bytes. Used in "Costs".
+    Counted on top of the residual addition.
+
+    For an attention block on an input of n values of e bytes each: the squeeze reads
+    the map once (n·e); the naive recalibration reads it again and writes a scaled copy
+    (2·n·e), which the addition then reads in place of the branch output; the fused
+    ``torch.addcmul`` reads branch and shortcut and writes the sum, the traffic of the
+    plain addition. So SE adds 3·n·e bytes in the naive form and n·e in the fused
+    one, if nothing stays in cache. Returns
+    ``{"one_pass": Σ n·e, "naive": 3·Σ n·e, "fused": Σ n·e}`` in bytes. Used in
+    "Costs".
     """
     one_pass = sum(numel * size for numel, size in attention_inputs(model, input_shape))
     return {"one_pass": one_pass, "naive": 3 * one_pass, "fused": one_pass}
@@ -206,11 +232,14 @@ def recalibration_traffic(
 def se_costs(
     channels: int, reduction: float, spatial: tuple[int, int] = (7, 7)
 ) -> dict[str, int]:
-    """Cost of one ``SEBlock(channels, reduction)`` on a (1, C, H, W) map of ``spatial`` size.
+    """Cost of one ``SEBlock(channels, reduction)`` on a (1, C, H, W) map.
 
-    Returns the bottleneck ``width``, the ``params``, the ``flops`` of the two FC layers (1 MAC = 2 FLOPs, as
-    :func:`count_flops`) and the ``elementwise`` operations of squeeze and scale (:func:`attention_elementwise_ops`).
-    Used by the reduction-ratio slider of "Excitation".
+    The map has ``spatial`` size.
+
+    Returns the bottleneck ``width``, the ``params``, the ``flops`` of the two FC layers
+    (1 MAC = 2 FLOPs, as :func:`count_flops`) and the ``elementwise`` operations of
+    squeeze and scale (:func:`attention_elementwise_ops`). Used by the reduction-ratio
+    slider of "Excitation".
     """
     if not (isinstance(spatial, tuple) and len(spatial) == 2):
         raise ValueError(f"spatial must be a (height, width) tuple, got {spatial!r}")

@@ -1,14 +1,19 @@
-"""Data the book works on: a real photo for the first chapters, and Fashion-MNIST for the trained networks.
+"""Data the book works on: a real photo, and Fashion-MNIST for the trained networks.
 
-Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017) comes as four gzip-compressed IDX files. :func:`load_fashion_mnist`
-finds them (an explicit folder, ``$SEBOOK_DATA``, Debian's ``dataset-fashion-mnist`` package, a user cache), or
-downloads them from the dataset's official source into the cache, and checks every file against the MD5 checksum
-published in the dataset's README before parsing it. Explained in "Learned channel weights".
+The photo is used in the first chapters.
 
-Debian's package ships the files re-wrapped: the same compressed bytes, but a gzip header without the original
-file name and with a new time stamp. Putting the original 10-byte header and file name back in front of Debian's
-compressed stream gives a file whose MD5 is the published one (and whose SHA-256 is the one that TensorFlow
-Datasets and Keras record), so such a copy is checked against the published checksum too (:func:`verify_archive`).
+Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017) comes as four gzip-compressed IDX files.
+:func:`load_fashion_mnist` finds them (an explicit folder, ``$SEBOOK_DATA``, Debian's
+``dataset-fashion-mnist`` package, a user cache), or downloads them from the dataset's
+official source into the cache, and checks every file against the MD5 checksum published
+in the dataset's README before parsing it. Explained in "Learned channel weights".
+
+Debian's package ships the files re-wrapped: the same compressed bytes, but a gzip
+header without the original file name and with a new time stamp. Putting the original
+10-byte header and file name back in front of Debian's compressed stream gives a file
+whose MD5 is the published one (and whose SHA-256 is the one that TensorFlow Datasets
+and Keras record), so such a copy is checked against the published checksum too
+(:func:`verify_archive`).
 """
 
 from __future__ import annotations
@@ -33,13 +38,17 @@ from torch.nn import functional as F
 from . import checks
 
 PHOTO_NAME = "grace_hopper.jpg"
-"""The photo shipped with matplotlib's sample data (Grace Hopper, 512 x 600 pixels, RGB)."""
+"""The photo shipped with matplotlib's sample data (Grace Hopper, 512 x 600, RGB)."""
 
 
 def load_photo(size: int = 128) -> torch.Tensor:
-    """The sample photo as a (1, 3, size, size) float tensor in [0, 1], centre-cropped to a square."""
+    """The sample photo as a (1, 3, size, size) float tensor in [0, 1], cropped square.
+
+    The crop is centred.
+    """
     size = checks.positive_int("size", size)
-    import matplotlib.cbook  # the photo ships with matplotlib; loaded only when asked for
+    # the photo ships with matplotlib; loaded only when asked for
+    import matplotlib.cbook
 
     with matplotlib.cbook.get_sample_data(PHOTO_NAME) as f:
         image = Image.open(f).convert("RGB")
@@ -52,10 +61,13 @@ def load_photo(size: int = 128) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
-# --- Fashion-MNIST --------------------------------------------------------------------------------------------
+# --- Fashion-MNIST --------------------------------------------------------------------
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-"""The dataset's official download location (zalandoresearch/fashion-mnist, README, "Get the Data")."""
+"""The dataset's official download location.
+
+From zalandoresearch/fashion-mnist, README, "Get the Data".
+"""
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 """Where Debian's package ``dataset-fashion-mnist`` installs the four files."""
@@ -82,8 +94,9 @@ SPLITS = ("train", "test")
 class ArchiveInfo:
     """One published file: its checksums, its size, and what it holds once decompressed.
 
-    ``md5`` is the checksum published in the dataset's README; ``sha256`` the one TensorFlow Datasets and Keras
-    record for the same file; ``mtime`` the time stamp in its gzip header (needed to check a re-wrapped copy);
+    ``md5`` is the checksum published in the dataset's README; ``sha256`` the one
+    TensorFlow Datasets and Keras record for the same file; ``mtime`` the time stamp in
+    its gzip header (needed to check a re-wrapped copy);
     ``payload_sha256``/``payload_size`` describe the decompressed IDX file.
     """
 
@@ -147,8 +160,11 @@ FASHION_MNIST_FILES: dict[str, ArchiveInfo] = {
         ),
     )
 }
-"""The four files of Fashion-MNIST, with MD5 sums from the dataset's README and SHA-256 sums from TensorFlow
-Datasets' checksum list."""
+"""The four files of Fashion-MNIST, with MD5 and SHA-256 sums.
+
+The MD5 sums are from the dataset's README, the SHA-256 sums from TensorFlow Datasets'
+checksum list.
+"""
 
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -161,8 +177,11 @@ FASHION_MNIST_SHA256 = hashlib.sha256(
         FASHION_MNIST_FILES[n].sha256 for s in SPLITS for n in SPLIT_FILES[s]
     ).encode()
 ).hexdigest()
-"""One fingerprint of the whole dataset, the SHA-256 of the four files' SHA-256s (train images, train labels, test
-images, test labels). Recorded in every checkpoint (see :mod:`sebook.checkpoints`)."""
+"""One fingerprint of the whole dataset, the SHA-256 of the four files' SHA-256s.
+
+The files are in the order train images, train labels, test images, test labels.
+Recorded in every checkpoint (see :mod:`sebook.checkpoints`).
+"""
 
 
 class DataError(RuntimeError):
@@ -170,11 +189,17 @@ class DataError(RuntimeError):
 
 
 class ChecksumError(DataError):
-    """A data file's content differs from the published file (corrupt, truncated or a different file)."""
+    """A data file's content differs from the published file.
+
+    It is corrupt, truncated or a different file.
+    """
 
 
 def cache_dir() -> Path:
-    """The user cache folder for downloads: ``$XDG_CACHE_HOME/sebook/fashion-mnist`` (``~/.cache/...`` by default)."""
+    """The user cache folder for downloads.
+
+    ``$XDG_CACHE_HOME/sebook/fashion-mnist`` (``~/.cache/...`` by default).
+    """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sebook" / "fashion-mnist"
 
@@ -182,8 +207,9 @@ def cache_dir() -> Path:
 def search_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
     """The folders :func:`load_fashion_mnist` looks in, in order.
 
-    With ``root``: that folder only (missing files are downloaded into it). Otherwise ``$SEBOOK_DATA`` (if set),
-    Debian's :data:`DEBIAN_DIR`, then :func:`cache_dir` (where missing files are downloaded).
+    With ``root``: that folder only (missing files are downloaded into it). Otherwise
+    ``$SEBOOK_DATA`` (if set), Debian's :data:`DEBIAN_DIR`, then :func:`cache_dir`
+    (where missing files are downloaded).
     """
     if root is not None:
         return [Path(root)]
@@ -192,7 +218,10 @@ def search_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
 
 
 def _gzip_header(info: ArchiveInfo) -> bytes:
-    """The published file's gzip header: magic, deflate, FNAME flag, time stamp, no extra flags, Unix, file name."""
+    """The published file's gzip header.
+
+    Magic, deflate, FNAME flag, time stamp, no extra flags, Unix, file name.
+    """
     return (
         b"\x1f\x8b\x08\x08"
         + struct.pack("<I", info.mtime)
@@ -205,11 +234,14 @@ def _gzip_header(info: ArchiveInfo) -> bytes:
 def verify_archive(
     data: bytes, name: str, source: str | os.PathLike[str] = "<bytes>"
 ) -> str:
-    """Check ``data`` (the bytes of file ``name``) against the published MD5; return how it matched.
+    """Check ``data`` (the bytes of file ``name``) against the published MD5.
 
-    ``"published"``: the bytes are the published file. ``"rewrapped"``: a plain 10-byte gzip header (no file name)
-    followed by exactly the published compressed stream, as in Debian's package; putting the published header back
-    gives the published MD5. Anything else raises :class:`ChecksumError` naming ``source``.
+    Return how it matched.
+
+    ``"published"``: the bytes are the published file. ``"rewrapped"``: a plain 10-byte
+    gzip header (no file name) followed by exactly the published compressed stream, as
+    in Debian's package; putting the published header back gives the published MD5.
+    Anything else raises :class:`ChecksumError` naming ``source``.
     """
     info = FASHION_MNIST_FILES[checks.one_of("name", name, FASHION_MNIST_FILES)]
     digest = hashlib.md5(data).hexdigest()
@@ -221,14 +253,18 @@ def verify_archive(
         if rebuilt.hexdigest() == info.md5:
             return "rewrapped"
     raise ChecksumError(
-        f"{source} failed its checksum: MD5 {digest} (size {len(data):,} bytes), but the published "
-        f"{name} has MD5 {info.md5} (size {info.size:,} bytes). The file is corrupt, truncated or a "
-        f"different file; delete it and load again to fetch a fresh copy."
+        f"{source} failed its checksum: MD5 {digest} (size {len(data):,} bytes), but "
+        f"the published {name} has MD5 {info.md5} (size {info.size:,} bytes). The file "
+        "is corrupt, truncated or a different file; delete it and load again to fetch "
+        "a fresh copy."
     )
 
 
 def _parse_idx(payload: bytes, info: ArchiveInfo, source: Path) -> torch.Tensor:
-    """IDX format (big-endian): magic ``0x00000803`` (images) or ``0x00000801`` (labels), dimensions, then uint8 data."""
+    """Parse IDX format (big-endian): magic, dimensions, then uint8 data.
+
+    The magic is ``0x00000803`` (images) or ``0x00000801`` (labels).
+    """
     ndim = 3 if info.kind == "images" else 1
     magic, *dims = struct.unpack(f">{1 + ndim}I", payload[: 4 * (1 + ndim)])
     expected_dims = [info.count, 28, 28] if ndim == 3 else [info.count]
@@ -246,7 +282,10 @@ def _parse_idx(payload: bytes, info: ArchiveInfo, source: Path) -> torch.Tensor:
 
 
 def read_archive(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Verify one of the four files (:func:`verify_archive`) and parse it: uint8 (N, 28, 28) images or (N,) labels."""
+    """Verify one of the four files (:func:`verify_archive`) and parse it.
+
+    The result is uint8 (N, 28, 28) images or (N,) labels.
+    """
     path = Path(path)
     info = FASHION_MNIST_FILES[
         checks.one_of("file name", path.name, FASHION_MNIST_FILES)
@@ -268,11 +307,14 @@ def download(
     progress: bool = True,
     timeout: float = 60.0,
 ) -> Path:
-    """Fetch file ``name`` from ``base_url`` into ``directory``, verified; return its path.
+    """Fetch file ``name`` from ``base_url`` into ``directory``; return its path.
 
-    The bytes go to a temporary file in ``directory``, which is checked with :func:`verify_archive` and only then
-    renamed into place, so an interrupted, truncated or corrupt download leaves nothing behind. A tqdm bar shows
-    progress when ``progress`` is true.
+    The file is verified.
+
+    The bytes go to a temporary file in ``directory``, which is checked with
+    :func:`verify_archive` and only then renamed into place, so an interrupted,
+    truncated or corrupt download leaves nothing behind. A tqdm bar shows progress when
+    ``progress`` is true.
     """
     from tqdm import tqdm
 
@@ -285,8 +327,9 @@ def download(
         )
     except OSError as error:
         raise DataError(
-            f"cannot write the download folder {directory} ({error.strerror or error}); set the "
-            f"environment variable SEBOOK_DATA, or pass root=, to a folder you can write to"
+            f"cannot write the download folder {directory} "
+            f"({error.strerror or error}); set the environment variable SEBOOK_DATA, "
+            "or pass root=, to a folder you can write to"
         ) from error
     tmp = Path(tmp_name)
     url = base_url.rstrip("/") + "/" + name
@@ -346,7 +389,10 @@ def find_archive(
     base_url: str = FASHION_MNIST_URL,
     progress: bool = True,
 ) -> Path:
-    """The path of file ``name``: the first of :func:`search_dirs` that has it, else a fresh verified download."""
+    """The path of file ``name``, found or downloaded.
+
+    The first of :func:`search_dirs` that has it, else a fresh verified download.
+    """
     checks.one_of("name", name, FASHION_MNIST_FILES)
     return _find(name, tuple(search_dirs(root)), base_url, progress)
 
@@ -366,17 +412,21 @@ def load_fashion_mnist(
     root: str | os.PathLike[str] | None = None,
     base_url: str = FASHION_MNIST_URL,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fashion-MNIST's ``"train"`` (60,000) or ``"test"`` (10,000) split: ``(images, labels)``.
+    """Fashion-MNIST's ``"train"`` (60,000) or ``"test"`` (10,000) split.
 
-    ``images`` is float32 (N, 1, 28, 28) in [0, 1], ``labels`` int64 (N,) with values 0..9 (names in
-    :data:`FASHION_MNIST_CLASSES`), in the files' order. Each file is found with :func:`find_archive` (see
-    :func:`search_dirs` for the order) and checked against its published checksum before it is parsed. The result is
-    cached per process: later calls return the same tensors, so do not modify them in place.
+    Returns ``(images, labels)``.
+
+    ``images`` is float32 (N, 1, 28, 28) in [0, 1], ``labels`` int64 (N,) with values
+    0..9 (names in :data:`FASHION_MNIST_CLASSES`), in the files' order. Each file is
+    found with :func:`find_archive` (see :func:`search_dirs` for the order) and checked
+    against its published checksum before it is parsed. The result is cached per
+    process: later calls return the same tensors, so do not modify them in place.
     """
     checks.one_of("split", split, SPLITS)
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise TypeError(
-            f"root must be a folder path (str or os.PathLike) or None, got {type(root).__name__}"
+            "root must be a folder path (str or os.PathLike) or None, got "
+            f"{type(root).__name__}"
         )
     if not isinstance(base_url, str) or not base_url.startswith(
         ("http://", "https://")
@@ -388,23 +438,35 @@ def load_fashion_mnist(
     return _load(split, dirs, base_url)
 
 
-# --- the cast testbed ------------------------------------------------------------------------------------------
+# --- the cast testbed -----------------------------------------------------------------
 
 DATASETS = ("fashion-mnist", "cast-fashion-mnist")
-"""Names of the data sets the book trains on, Fashion-MNIST itself and the cast testbed derived from it."""
+"""Names of the data sets the book trains on, Fashion-MNIST and the cast testbed.
+
+The cast testbed is derived from Fashion-MNIST.
+"""
 
 CAST_TINT = 1.0
 """The brightness of the lit channel's frame in a cast testbed image."""
 
 CAST_FRAME = 2
-"""Width in pixels of the frame around each cast testbed image (28 x 28 garments in 32 x 32 images)."""
+"""Width in pixels of the frame around each cast testbed image.
+
+The garments are 28 x 28, the images 32 x 32.
+"""
 
 CAST_SEEDS = {"train": 0, "test": 1}
-"""The fixed seed of each split of the cast testbed, so that a split is the same tensor on every machine."""
+"""The fixed seed of each split of the cast testbed.
+
+A split is then the same tensor on every machine.
+"""
 
 
 def lit_channels(n: int, generator: torch.Generator) -> torch.Tensor:
-    """(n, 3) one-hot rows: which of the three colour channels each of n images has lit (uniformly at random)."""
+    """(n, 3) one-hot rows: which of the three colour channels each of n images has lit.
+
+    The lit channel is drawn uniformly at random.
+    """
     n = checks.positive_int("n", n)
     return F.one_hot(torch.randint(0, 3, (n,), generator=generator), 3).float()
 
@@ -416,19 +478,24 @@ def compose_cast_images(
     tint: float = CAST_TINT,
     frame: int = CAST_FRAME,
 ) -> torch.Tensor:
-    """Three garments in three colour channels, framed in the colour of the channel that holds the labelled one.
+    """Three garments in three colour channels, framed in the labelled one's colour.
 
-    For image ``i`` with one-hot ``lit[i]``, the lit channel holds ``images[i]`` and the two other channels hold two
-    other images of the same set, drawn at random; all three are padded by a ``frame`` of zeros, and the lit
-    channel's frame is set to ``tint``. Which garment to classify is told only by the frame, far from most of the
-    garment's pixels: a property of the whole channel that SE's squeeze sees at once (and can use to weight the lit
-    channel's features up), while a convolution sees it only where its window reaches the frame.
+    The frame has the colour of the channel that holds the labelled garment.
+
+    For image ``i`` with one-hot ``lit[i]``, the lit channel holds ``images[i]`` and the
+    two other channels hold two other images of the same set, drawn at random; all three
+    are padded by a ``frame`` of zeros, and the lit channel's frame is set to ``tint``.
+    Which garment to classify is told only by the frame, far from most of the garment's
+    pixels: a property of the whole channel that SE's squeeze sees at once (and can use
+    to weight the lit channel's features up), while a convolution sees it only where its
+    window reaches the frame.
     """
     images = checks.feature_map(images, 1, name="images")
     n = len(images)
     if not isinstance(lit, torch.Tensor) or lit.shape != (n, 3):
         raise ValueError(
-            f"lit must be a tensor of shape ({n}, 3), got {getattr(lit, 'shape', lit)!r}"
+            f"lit must be a tensor of shape ({n}, 3), got "
+            f"{getattr(lit, 'shape', lit)!r}"
         )
     tint = float(tint)
     if not tint >= 0:
@@ -462,12 +529,16 @@ def load_cast_fashion_mnist(
     root: str | os.PathLike[str] | None = None,
     base_url: str = FASHION_MNIST_URL,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The cast testbed: three Fashion-MNIST garments per image, one per colour channel; the lit one is the label.
+    """The cast testbed: three Fashion-MNIST garments per image, one per colour channel.
 
-    Returns ``(images, labels, lit)``: float32 (N, 3, 32, 32) images (:func:`compose_cast_images`), the labels of
-    :func:`load_fashion_mnist` (of the garment in the lit channel), and the (N, 3) one-hot lit channel of each image
-    (:func:`lit_channels`). Deterministic: each split is generated from its own fixed seed (:data:`CAST_SEEDS`).
-    Cached per process like :func:`load_fashion_mnist`; do not modify the tensors in place.
+    The lit one is the label.
+
+    Returns ``(images, labels, lit)``: float32 (N, 3, 32, 32) images
+    (:func:`compose_cast_images`), the labels of :func:`load_fashion_mnist` (of the
+    garment in the lit channel), and the (N, 3) one-hot lit channel of each image
+    (:func:`lit_channels`). Deterministic: each split is generated from its own fixed
+    seed (:data:`CAST_SEEDS`). Cached per process like :func:`load_fashion_mnist`; do
+    not modify the tensors in place.
     """
     load_fashion_mnist(split, root, base_url)  # checks the arguments
     return _cast_split(split, tuple(d.resolve() for d in search_dirs(root)), base_url)

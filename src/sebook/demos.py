@@ -1,5 +1,7 @@
-"""Demonstrations of the first chapters: crops of one photo, SE's shapes step by step, colour casts, fitted
-gates, a folded scale and the excitation's gradients written out by hand.
+"""Demonstrations of the first chapters.
+
+Crops of one photo, SE's shapes step by step, colour casts, fitted gates, a folded scale
+and the excitation's gradients written out by hand.
 
 Used in "Overview", "Excitation" and "Recalibration"; each function says which.
 """
@@ -21,17 +23,20 @@ SE_STEPS = ("input", "squeeze", "fc1", "act", "fc2", "gate", "output")
 
 
 def crop_grid(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
-    """Every ``size`` x ``size`` crop of a (B, C, H, W) map whose corner lies on a grid of step ``stride``.
+    """Every ``size`` x ``size`` crop of a (B, C, H, W) map with corner on a grid.
 
-    Returns (B * n, C, size, size), image by image, then row by row of the grid. Used in "Excitation" and
-    "Recalibration" to get many different inputs out of one photo.
+    The grid has step ``stride``.
+
+    Returns (B * n, C, size, size), image by image, then row by row of the grid. Used in
+    "Excitation" and "Recalibration" to get many different inputs out of one photo.
     """
     x = checks.feature_map(x)
     size = checks.positive_int("size", size)
     stride = checks.positive_int("stride", stride)
     if size > min(x.shape[2], x.shape[3]):
         raise ValueError(
-            f"size must be at most the map's height and width {tuple(x.shape[2:])}, got {size}"
+            f"size must be at most the map's height and width {tuple(x.shape[2:])}, "
+            f"got {size}"
         )
     crops = x.unfold(2, size, stride).unfold(
         3, size, stride
@@ -44,22 +49,27 @@ def crop_grid(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
 def se_shapes(
     block: nn.Module, input_shape: tuple[int, ...]
 ) -> dict[str, tuple[int, ...]]:
-    """The tensor shape after every step of an SE block (:data:`SE_STEPS`), from one forward pass on zeros.
+    """The tensor shape after every step of an SE block (:data:`SE_STEPS`).
 
-    Forward hooks on the squeeze, on ``fc1``, ``act``, ``fc2`` and ``gate`` of the excitation, and on the block
-    record what really flows through it. Used in "Overview" to label :func:`sebook.diagrams.se_block_diagram`.
+    Measured in one forward pass on zeros.
+
+    Forward hooks on the squeeze, on ``fc1``, ``act``, ``fc2`` and ``gate`` of the
+    excitation, and on the block record what really flows through it. Used in "Overview"
+    to label :func:`sebook.diagrams.se_block_diagram`.
     """
     if not isinstance(block, ChannelAttention):
         raise TypeError(
-            f"block must be an SE block (a ChannelAttention module), got {type(block).__name__}"
+            "block must be an SE block (a ChannelAttention module), got "
+            f"{type(block).__name__}"
         )
     parts = [("squeeze", block.squeeze)]
     for name in ("fc1", "act", "fc2", "gate"):
         part = getattr(block.excitation, name, None)
         if not isinstance(part, nn.Module):
             raise ValueError(
-                f"block.excitation has no {name!r} layer; se_shapes needs the SE excitation "
-                f"(fc1, act, fc2, gate), got {type(block.excitation).__name__}"
+                f"block.excitation has no {name!r} layer; se_shapes needs the SE "
+                "excitation (fc1, act, fc2, gate), got "
+                f"{type(block.excitation).__name__}"
             )
         parts.append((name, part))
     x = zeros_input(block, input_shape)
@@ -77,11 +87,14 @@ def se_shapes(
 def colour_casts(
     warmth: torch.Tensor, jitter: float = 0.0, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Colour casts like those of warm light: (N, 3) multipliers of red, green and blue for N warmth values in [0, 1].
+    """Colour casts like those of warm light, for N warmth values in [0, 1].
 
-    Warmth ``t`` keeps red, multiplies green by ``1 - 0.3 t`` and blue by ``1 - 0.6 t`` (tungsten light is rich in
-    red, poor in blue). With ``jitter``, each multiplier is also scaled by a random factor in ``[1 - jitter, 1]``.
-    Used in "Overview": tint a photo with ``photo * casts[:, :, None, None]``.
+    Returns (N, 3) multipliers of red, green and blue.
+
+    Warmth ``t`` keeps red, multiplies green by ``1 - 0.3 t`` and blue by ``1 - 0.6 t``
+    (tungsten light is rich in red, poor in blue). With ``jitter``, each multiplier is
+    also scaled by a random factor in ``[1 - jitter, 1]``. Used in "Overview": tint a
+    photo with ``photo * casts[:, :, None, None]``.
     """
     if (
         not isinstance(warmth, torch.Tensor)
@@ -91,7 +104,8 @@ def colour_casts(
         raise TypeError(f"warmth must be a 1-D floating-point tensor, got {warmth!r}")
     if warmth.numel() and (warmth.min() < 0 or warmth.max() > 1):
         raise ValueError(
-            f"warmth must lie in [0, 1], got values from {float(warmth.min())} to {float(warmth.max())}"
+            f"warmth must lie in [0, 1], got values from {float(warmth.min())} to "
+            f"{float(warmth.max())}"
         )
     if (
         isinstance(jitter, bool)
@@ -110,10 +124,13 @@ def colour_casts(
 
 @dataclass
 class FittedGates:
-    """What :func:`fit_gates` returns: the fixed scale, the fitted SE block, and their final mean squared errors."""
+    """What :func:`fit_gates` returns: the scale, the fitted SE block and their errors.
+
+    The scale is fixed; the errors are final mean squared errors.
+    """
 
     fixed: torch.Tensor
-    """(C,) the fixed per-channel scale, one number per channel and the same for every input."""
+    """(C,) the fixed per-channel scale, the same for every input."""
     block: SEBlock
     """The SE block whose excitation was fitted; its gates depend on the input."""
     fixed_loss: float
@@ -130,19 +147,23 @@ def fit_gates(
     lr: float = 0.03,
     seed: int = 0,
 ) -> FittedGates:
-    """Fit a fixed per-channel scale and an SE block's excitation to the same target gates (mean squared error).
+    """Fit a fixed per-channel scale and an SE block's excitation to the same gates.
 
-    ``z`` (N, C) holds the squeezed descriptors of N inputs and ``targets`` (N, C) the gates each input should get.
-    The fixed scale is ``sigmoid(theta)``, one learned ``theta`` per channel, as the seed notebook's "one parameter
-    per channel"; the SE block (``SEBlock(C, rd_channels=rd_channels)``) computes its gates from ``z``. Both are
-    trained with Adam for ``steps`` full-batch steps on one thread (faster than two for so small a model). Used in
-    "Overview" and "Recalibration".
+    Both are fitted to the target gates by mean squared error.
+
+    ``z`` (N, C) holds the squeezed descriptors of N inputs and ``targets`` (N, C) the
+    gates each input should get. The fixed scale is ``sigmoid(theta)``, one learned
+    ``theta`` per channel, as the seed notebook's "one parameter per channel"; the SE
+    block (``SEBlock(C, rd_channels=rd_channels)``) computes its gates from ``z``. Both
+    are trained with Adam for ``steps`` full-batch steps on one thread (faster than two
+    for so small a model). Used in "Overview" and "Recalibration".
     """
     z = checks.channel_vector(z, name="z")
     targets = checks.channel_vector(targets, z.shape[1], name="targets")
     if targets.shape != z.shape:
         raise ValueError(
-            f"targets must have the shape of z {tuple(z.shape)}, got {tuple(targets.shape)}"
+            f"targets must have the shape of z {tuple(z.shape)}, got "
+            f"{tuple(targets.shape)}"
         )
     if targets.min() < 0 or targets.max() > 1:
         raise ValueError("targets must lie in [0, 1]: they are gates")
@@ -175,16 +196,20 @@ def fit_gates(
 
 
 def fold_scale(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
-    """A copy of ``conv`` that absorbs a fixed scale of its input channels: ``fold_scale(conv, s)(x) == conv(x * s)``.
+    """A copy of ``conv`` that absorbs a fixed scale of its input channels.
 
-    Input channel ``c`` of every filter is multiplied by ``s[c]``. It shows, in "Overview", that a fixed
-    per-channel scale before a convolution adds nothing the convolution could not learn by itself.
+    ``fold_scale(conv, s)(x) == conv(x * s)``.
+
+    Input channel ``c`` of every filter is multiplied by ``s[c]``. It shows, in
+    "Overview", that a fixed per-channel scale before a convolution adds nothing the
+    convolution could not learn by itself.
     """
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
     if conv.groups != 1:
         raise ValueError(
-            f"conv must have groups=1 to absorb a per-channel scale this way, got groups={conv.groups}"
+            "conv must have groups=1 to absorb a per-channel scale this way, got "
+            f"groups={conv.groups}"
         )
     if not isinstance(scale, torch.Tensor) or scale.shape != (conv.in_channels,):
         shape = (
@@ -193,8 +218,8 @@ def fold_scale(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
             else type(scale).__name__
         )
         raise ValueError(
-            f"scale must be a tensor of shape ({conv.in_channels},), one number per input channel, "
-            f"got {shape}"
+            f"scale must be a tensor of shape ({conv.in_channels},), one number per "
+            f"input channel, got {shape}"
         )
     folded = nn.Conv2d(
         conv.in_channels,
@@ -216,12 +241,16 @@ def fold_scale(conv: nn.Conv2d, scale: torch.Tensor) -> nn.Conv2d:
 def excitation_weight_gradients(
     excitation: nn.Module, z: torch.Tensor, grad_gates: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    """Gradients of a loss w.r.t. the weights of a ReLU/sigmoid excitation, by backpropagation written out by hand.
+    """Gradients of a loss w.r.t. the weights of a ReLU/sigmoid excitation.
 
-    With ``h = relu(z W1^T + b1)``, ``a = h W2^T + b2`` and gates ``s = sigmoid(a)``, and ``grad_gates = dL/ds``
-    (B, C): ``dL/da = dL/ds * s (1 - s)``, ``dL/dW2 = (dL/da)^T h``, ``dL/dh = dL/da W2`` masked where the ReLU was
-    off, ``dL/dW1 = (dL/dh)^T z``; bias gradients are the sums over the batch. Returns a dict keyed like
-    ``excitation.named_parameters()``. "Recalibration" checks it against autograd.
+    Computed by backpropagation written out by hand.
+
+    With ``h = relu(z W1^T + b1)``, ``a = h W2^T + b2`` and gates ``s = sigmoid(a)``,
+    and ``grad_gates = dL/ds`` (B, C): ``dL/da = dL/ds * s (1 - s)``,
+    ``dL/dW2 = (dL/da)^T h``, ``dL/dh = dL/da W2`` masked where the ReLU was off,
+    ``dL/dW1 = (dL/dh)^T z``; bias gradients are the sums over the batch. Returns a dict
+    keyed like ``excitation.named_parameters()``. "Recalibration" checks it against
+    autograd.
     """
     if not isinstance(excitation, Excitation):
         raise TypeError(
@@ -231,8 +260,9 @@ def excitation_weight_gradients(
         isinstance(excitation.act, nn.ReLU) and isinstance(excitation.gate, nn.Sigmoid)
     ):
         raise ValueError(
-            "excitation_weight_gradients derives the paper's excitation: act_layer='relu' and "
-            f"gate_layer='sigmoid'; got {type(excitation.act).__name__} and {type(excitation.gate).__name__}"
+            "excitation_weight_gradients derives the paper's excitation: "
+            "act_layer='relu' and gate_layer='sigmoid'; got "
+            f"{type(excitation.act).__name__} and {type(excitation.gate).__name__}"
         )
     z = checks.channel_vector(z, excitation.channels, name="z")
     grad_gates = checks.channel_vector(
@@ -240,7 +270,8 @@ def excitation_weight_gradients(
     )
     if grad_gates.shape != z.shape:
         raise ValueError(
-            f"grad_gates must have the shape of z {tuple(z.shape)}, got {tuple(grad_gates.shape)}"
+            f"grad_gates must have the shape of z {tuple(z.shape)}, got "
+            f"{tuple(grad_gates.shape)}"
         )
     fc1, fc2 = excitation.fc1, excitation.fc2
     with torch.no_grad():

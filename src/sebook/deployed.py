@@ -1,9 +1,13 @@
-"""How a deployed network spends on SE: where its SE blocks sit, how wide they are, and their share of the cost.
+"""How a deployed network spends on SE: where its blocks sit, their widths and cost.
 
-Used in the chapter "SE's family" for MobileNetV3-Large, RegNetY-400MF and EfficientNetV2-S
-(:mod:`sebook.mobilenet_v3`, :mod:`sebook.regnet`, :mod:`sebook.efficientnet_v2`). FLOPs are counted by
-``torch.utils.flop_counter`` (matrix products and convolutions, 1 MAC = 2 FLOPs) on the ``meta`` device, so no
-memory is allocated and nothing is computed; SE's pooling and scaling, elementwise work, count 0 there.
+The cost is given as a share of the network's.
+
+Used in the chapter "SE's family" for MobileNetV3-Large, RegNetY-400MF and
+EfficientNetV2-S (:mod:`sebook.mobilenet_v3`, :mod:`sebook.regnet`,
+:mod:`sebook.efficientnet_v2`). FLOPs are counted by ``torch.utils.flop_counter``
+(matrix products and convolutions, 1 MAC = 2 FLOPs) on the ``meta`` device, so no memory
+is allocated and nothing is computed; SE's pooling and scaling, elementwise work, count
+0 there.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from .se import SEBlock
 
 
 class SEPlacement(NamedTuple):
-    """One SE block of a network: its qualified name, channels C, bottleneck width d and the input's side."""
+    """One SE block of a network: its name, channels C, bottleneck width d, input side.
+
+    The name is the qualified name.
+    """
 
     name: str
     channels: int
@@ -28,18 +35,24 @@ class SEPlacement(NamedTuple):
 
 
 def se_blocks(model: nn.Module) -> dict[str, SEBlock]:
-    """The :class:`~sebook.se.SEBlock` modules of ``model`` by qualified name, in order."""
+    """The :class:`~sebook.se.SEBlock` modules of ``model`` by qualified name.
+
+    They come in order.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     return {name: m for name, m in model.named_modules() if isinstance(m, SEBlock)}
 
 
 def se_census(model: nn.Module, image_size: int = 224) -> dict[str, object]:
-    """SE's placements and costs in ``model`` for one ``3 x image_size x image_size`` image.
+    """SE's placements and costs in ``model`` for one image.
 
-    Returns ``placements`` (a list of :class:`SEPlacement`), ``parameters`` and ``se_parameters``, ``flops`` and
-    ``se_flops``, and the two shares. The model is rebuilt on nothing: pass a model built under
-    ``torch.device("meta")`` to count without memory (a model on the CPU works too, more slowly).
+    The image is ``3 x image_size x image_size``.
+
+    Returns ``placements`` (a list of :class:`SEPlacement`), ``parameters`` and
+    ``se_parameters``, ``flops`` and ``se_flops``, and the two shares. The model is
+    rebuilt on nothing: pass a model built under ``torch.device("meta")`` to count
+    without memory (a model on the CPU works too, more slowly).
     """
     blocks = se_blocks(model)
     image_size = checks.positive_int("image_size", image_size)

@@ -1,7 +1,9 @@
-"""Schematic diagrams: the SE block step by step, its four positions in a residual unit, and block layouts.
+"""Schematic diagrams: the SE block step by step, its four positions, block layouts.
 
-Boxes and arrows drawn with matplotlib; every function returns a ``Figure`` with a title. Used in "Overview",
-"SE-ResNet" and "MBConv".
+The positions are those in a residual unit.
+
+Boxes and arrows drawn with matplotlib; every function returns a ``Figure`` with a
+title. Used in "Overview", "SE-ResNet" and "MBConv".
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ _SE_COLOUR, _BOX_COLOUR, _ADD_COLOUR = "#f4a261", "#dbe9f6", "white"
 def _node(
     ax: plt.Axes, x: float, y: float, text: str, kind: str = "box", width: float = 0.5
 ) -> None:
-    """One node of a block diagram: a box (``"box"``, ``"se"``), a sum (``"add"``) or plain text (``"text"``)."""
+    """One node of a block diagram: a box, a sum or plain text.
+
+    Its kind is ``"box"`` or ``"se"`` (a box), ``"add"`` (a sum) or ``"text"``.
+    """
     if kind == "add":
         ax.add_patch(
             matplotlib.patches.Circle(
@@ -66,10 +71,12 @@ def _edge(ax: plt.Axes, points: Sequence[tuple[float, float]]) -> None:
 
 
 def integration_diagrams() -> Figure:
-    """The four places for SE in a residual unit (SENet paper, Fig. 5): standard, pre, post and identity.
+    """The four places for SE in a residual unit (SENet paper, Fig. 5).
 
-    Boxes are layers, orange is SE, the circle is the residual addition; the shortcut runs on the left.
-    Used in "SE-ResNet".
+    They are standard, pre, post and identity.
+
+    Boxes are layers, orange is SE, the circle is the residual addition; the shortcut
+    runs on the left. Used in "SE-ResNet".
     """
     fig, axes = plt.subplots(1, 4, figsize=(9.6, 3.9))
     L, R = 0.2, 0.62  # x of the shortcut and of the residual branch
@@ -137,10 +144,13 @@ def block_flow_diagrams(
     residual: bool = True,
     highlight: str = "SE",
 ) -> Figure:
-    """Side-by-side flow diagrams of blocks, each a top-to-bottom list of layer labels (one panel per block).
+    """Side-by-side flow diagrams of blocks, one panel per block.
 
-    Labels that start with ``highlight`` are drawn in orange; with ``residual`` the input is added back after
-    the last layer. Used in "MBConv" to set two SE placements side by side.
+    Each block is a top-to-bottom list of layer labels.
+
+    Labels that start with ``highlight`` are drawn in orange; with ``residual`` the
+    input is added back after the last layer. Used in "MBConv" to set two SE placements
+    side by side.
     """
     if not panels:
         raise ValueError("panels must name at least one block")
@@ -223,15 +233,17 @@ def se_block_diagram(
 ) -> Figure:
     """The SE pipeline as boxes and arrows, with the tensor shape on every arrow.
 
-    Squeeze (blue), excitation (orange: FC, ReLU, FC, sigmoid) and recalibration (green, the product with the
-    input carried around on the left). Each arrow is labelled with its symbolic shape and, if ``shapes`` (from
-    :func:`sebook.demos.se_shapes`) is given, with the shape measured in a real forward pass. Used in "Overview".
+    Squeeze (blue), excitation (orange: FC, ReLU, FC, sigmoid) and recalibration (green,
+    the product with the input carried around on the left). Each arrow is labelled with
+    its symbolic shape and, if ``shapes`` (from :func:`sebook.demos.se_shapes`) is
+    given, with the shape measured in a real forward pass. Used in "Overview".
     """
     if shapes is not None:
         missing = [k for k in _SYMBOLIC_SHAPES if k not in shapes]
         if missing:
             raise ValueError(
-                f"shapes lacks the steps {missing}; pass the dict returned by demos.se_shapes"
+                f"shapes lacks the steps {missing}; pass the dict returned by "
+                "demos.se_shapes"
             )
 
     def label(step: str) -> str:

@@ -1,12 +1,14 @@
-"""EfficientNetV2-S: SE in the MBConv stages, none in the Fused-MBConv stages of the early layers.
+"""EfficientNetV2-S: SE in the MBConv stages, none in the early Fused-MBConv stages.
 
-Tan and Le, *EfficientNetV2: Smaller Models and Faster Training* (ICML 2021), Table 4; the layout is torchvision's
-``efficientnet_v2_s`` (21,458,488 parameters). The first three stages use **Fused-MBConv**, which replaces the
-expansion 1x1 and the depthwise convolution by one regular 3x3 convolution and has **no SE**: at high resolution
-and few channels, depthwise convolutions and SE run poorly on accelerators, and the search preferred the fused
-block there. The last three stages are EfficientNet's MBConv (:class:`sebook.blocks.MBConv`) with SE after the
-depthwise convolution, on the expanded width, with ``max(1, in_channels // 4)`` hidden units (a quarter of the
-block's *input* width) and SiLU inside. BatchNorm uses ``eps=1e-3``. Explained in "SE's family".
+Tan and Le, *EfficientNetV2: Smaller Models and Faster Training* (ICML 2021), Table 4;
+the layout is torchvision's ``efficientnet_v2_s`` (21,458,488 parameters). The first
+three stages use **Fused-MBConv**, which replaces the expansion 1x1 and the depthwise
+convolution by one regular 3x3 convolution and has **no SE**: at high resolution and few
+channels, depthwise convolutions and SE run poorly on accelerators, and the search
+preferred the fused block there. The last three stages are EfficientNet's MBConv
+(:class:`sebook.blocks.MBConv`) with SE after the depthwise convolution, on the expanded
+width, with ``max(1, in_channels // 4)`` hidden units (a quarter of the block's *input*
+width) and SiLU inside. BatchNorm uses ``eps=1e-3``. Explained in "SE's family".
 """
 
 from __future__ import annotations
@@ -45,16 +47,25 @@ EFFICIENTNET_V2_S_STAGES = tuple(
         ("mbconv", 6, 3, 2, 160, 256, 15),
     )
 )
-"""EfficientNetV2-S's six stages (Tan & Le 2021, Table 4; torchvision's ``efficientnet_v2_s``)."""
+"""EfficientNetV2-S's six stages (Tan & Le 2021, Table 4).
+
+As in torchvision's ``efficientnet_v2_s``.
+"""
 
 BLOCK_TYPES = ("fused", "mbconv")
-"""Block names of :class:`EfficientNetV2Stage`: Fused-MBConv (no SE) and MBConv (with SE)."""
+"""Block names of :class:`EfficientNetV2Stage`, Fused-MBConv and MBConv.
+
+Fused-MBConv has no SE and MBConv has SE.
+"""
 
 
 class FusedMBConv(nn.Module):
-    """Fused-MBConv: ``k x k conv (expand, stride) -> 1x1 project``, or one ``k x k`` conv when ``expand_ratio == 1``.
+    """Fused-MBConv: ``k x k conv (expand, stride) -> 1x1 project``.
 
-    No SE. SiLU after the first convolution; the residual (stride 1, same width) passes through stochastic depth.
+    Or one ``k x k`` conv when ``expand_ratio == 1``.
+
+    No SE. SiLU after the first convolution; the residual (stride 1, same width) passes
+    through stochastic depth.
     """
 
     def __init__(
@@ -92,9 +103,12 @@ class FusedMBConv(nn.Module):
 
 
 class EfficientNetV2(nn.Module):
-    """EfficientNetV2 in torchvision's layout: ``features`` (stem, stages, head) -> ``avgpool`` -> ``classifier``.
+    """EfficientNetV2 in torchvision's layout.
 
-    The stochastic-depth probability grows linearly from 0 to ``stochastic_depth_prob`` over the blocks.
+    ``features`` (stem, stages, head) -> ``avgpool`` -> ``classifier``.
+
+    The stochastic-depth probability grows linearly from 0 to ``stochastic_depth_prob``
+    over the blocks.
 
     Args:
         stages: the stage table (:data:`EFFICIENTNET_V2_S_STAGES`).
@@ -192,7 +206,10 @@ class EfficientNetV2(nn.Module):
 def efficientnet_v2_s(
     *, num_classes: int = 1000, dropout: float = 0.2, stochastic_depth_prob: float = 0.2
 ) -> EfficientNetV2:
-    """EfficientNetV2-S (Tan & Le 2021): 21,458,488 parameters, as torchvision's ``efficientnet_v2_s``."""
+    """EfficientNetV2-S (Tan & Le 2021): 21,458,488 parameters.
+
+    As torchvision's ``efficientnet_v2_s``.
+    """
     return EfficientNetV2(
         EFFICIENTNET_V2_S_STAGES,
         head_channels=1280,

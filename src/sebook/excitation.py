@@ -1,7 +1,10 @@
-"""Excitation: a small gating MLP that turns the channel descriptor into one weight per channel.
+"""Excitation: a small gating MLP that turns the channel descriptor into weights.
 
-Hu et al., *Squeeze-and-Excitation Networks*, Sec. 3.2 (Eq. 3): ``s = sigmoid(W2 relu(W1 z))`` with
-``W1: C -> C/r`` and ``W2: C/r -> C``. Explained in the chapter "Excitation".
+One weight per channel.
+
+Hu et al., *Squeeze-and-Excitation Networks*, Sec. 3.2 (Eq. 3):
+``s = sigmoid(W2 relu(W1 z))`` with ``W1: C -> C/r`` and ``W2: C/r -> C``. Explained in
+the chapter "Excitation".
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ LayerSpec = str | type[nn.Module] | Callable[[], nn.Module]
 
 
 class ChannelSoftmax(nn.Module):
-    """Softmax across channels: the gates of one sample sum to 1 (shown in "Excitation" as the wrong choice)."""
+    """Softmax across channels: the gates of one sample sum to 1.
+
+    Shown in "Excitation" as the wrong choice.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.softmax(x, dim=1)
@@ -41,13 +47,19 @@ GATES: dict[str, type[nn.Module]] = {
     "softmax": ChannelSoftmax,
     "identity": nn.Identity,
 }
-"""Names accepted for ``gate_layer``, the function that turns excitation logits into channel weights."""
+"""Names accepted for ``gate_layer``, which turns excitation logits into weights.
+
+The weights are channel weights.
+"""
 
 
 def create_layer(
     spec: LayerSpec, table: dict[str, type[nn.Module]], name: str
 ) -> nn.Module:
-    """Build a layer from a name in ``table`` or from a zero-argument callable (such as a module class)."""
+    """Build a layer from a name in ``table`` or from a zero-argument callable.
+
+    The callable can be a module class.
+    """
     if isinstance(spec, str):
         return table[checks.one_of(name, spec, table)]()
     if callable(spec):
@@ -58,7 +70,8 @@ def create_layer(
             )
         return layer
     raise TypeError(
-        f"{name} must be one of {', '.join(map(repr, table))} or an nn.Module class, got {spec!r}"
+        f"{name} must be one of {', '.join(map(repr, table))} or an nn.Module class, "
+        f"got {spec!r}"
     )
 
 
@@ -68,10 +81,13 @@ def make_divisible(
     min_value: int | None = None,
     round_limit: float = 0.9,
 ) -> int:
-    """Round ``value`` to the nearest multiple of ``divisor``, never below ``min_value`` (default ``divisor``).
+    """Round ``value`` to the nearest multiple of ``divisor``, at least ``min_value``.
 
-    If rounding down loses more than ``1 - round_limit`` of ``value``, one more ``divisor`` is added.
-    The same rule as timm's and torchvision's helper of this name (from the MobileNet reference code).
+    ``min_value`` defaults to ``divisor``.
+
+    If rounding down loses more than ``1 - round_limit`` of ``value``, one more
+    ``divisor`` is added. The same rule as timm's and torchvision's helper of this name
+    (from the MobileNet reference code).
     """
     divisor = checks.positive_int("divisor", divisor)
     checks.positive_number("value", value)
@@ -85,11 +101,11 @@ def make_divisible(
 
 
 def make_rd_channels(channels: int, reduction: float = 16, rd_divisor: int = 1) -> int:
-    """The bottleneck width ``rd_channels``: ``channels / reduction`` rounded, and never 0.
+    """The bottleneck width ``rd_channels``: ``channels / reduction`` rounded, never 0.
 
-    ``rd_divisor=1`` rounds to the nearest integer with a floor of 1 (the source notebook's
-    ``channels // reduction`` is 0 when ``channels < reduction``); ``rd_divisor=8`` rounds to a multiple of 8 like
-    timm and torchvision.
+    ``rd_divisor=1`` rounds to the nearest integer with a floor of 1 (the source
+    notebook's ``channels // reduction`` is 0 when ``channels < reduction``);
+    ``rd_divisor=8`` rounds to a multiple of 8 like timm and torchvision.
     """
     channels = checks.positive_int("channels", channels)
     reduction = checks.positive_number("reduction", reduction)
@@ -102,11 +118,14 @@ class Excitation(nn.Module):
 
     Args:
         channels: C, the number of channels of the feature map.
-        reduction: r; the hidden width is ``make_rd_channels(channels, reduction, rd_divisor)``.
+        reduction: r; the hidden width is
+            ``make_rd_channels(channels, reduction, rd_divisor)``.
         rd_channels: the hidden width, given directly (overrides ``reduction``).
         rd_divisor: round the hidden width to a multiple of this.
-        act_layer: nonlinearity between the two layers (a name from ``ACTIVATIONS`` or a module class).
-        gate_layer: the gate (a name from ``GATES`` or a module class); the paper's is ``"sigmoid"``.
+        act_layer: nonlinearity between the two layers (a name from ``ACTIVATIONS`` or a
+            module class).
+        gate_layer: the gate (a name from ``GATES`` or a module class); the paper's is
+            ``"sigmoid"``.
         bias: whether the two linear layers have biases (the paper's do).
     """
 

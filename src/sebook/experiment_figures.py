@@ -1,7 +1,10 @@
-"""Figures of the training experiments: learning curves, differences with intervals, the cast testbed, gates.
+"""Figures of the training experiments: learning curves, differences, the cast testbed.
 
-Every function returns a ``matplotlib.figure.Figure`` at most 8.5 inches (680 pixels at the book's 80 dpi) wide, so
-it is shown at its natural size in the site's column; the chapters add alt text. Used in "Learned channel weights".
+The differences come with intervals; the cast testbed figures include gates.
+
+Every function returns a ``matplotlib.figure.Figure`` at most 8.5 inches (680 pixels at
+the book's 80 dpi) wide, so it is shown at its natural size in the site's column; the
+chapters add alt text. Used in "Learned channel weights".
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ def learning_curves(
     ylabel: str = "test accuracy (%)",
     title: str = "Test accuracy after each epoch",
 ) -> Figure:
-    """One panel per data set: a thin line per seed, a thick line for the mean over seeds, one colour per variant.
+    """One panel per data set: a thin line per seed and a thick line for the mean.
+
+    One colour per variant; the mean is over seeds.
 
     ``panels[panel title][variant] = [[value per epoch] per seed]``.
     """
@@ -59,7 +64,9 @@ def forest_plot(
     title: str,
     xlabel: str = "difference of mean test accuracy (points)",
 ) -> Figure:
-    """One row per comparison: its difference as a dot and its confidence interval as a bar, with a line at zero.
+    """One row per comparison: the difference as a dot, its confidence interval a bar.
+
+    A line marks zero.
 
     ``intervals[label]`` holds ``difference``, ``low`` and ``high`` (e.g. from
     :func:`sebook.seed_stats.welch_interval`).
@@ -91,11 +98,15 @@ def colour_images(
     title: str,
     ncols: int = 6,
 ) -> Figure:
-    """Small (N, 3, H, W) images, red, green and blue clipped to [0, 1], each with its caption underneath."""
+    """Small (N, 3, H, W) images clipped to [0, 1], each with its caption underneath.
+
+    Red, green and blue are clipped separately.
+    """
     images = np.clip(as_array(images).transpose(0, 2, 3, 1), 0, 1)
     if len(captions) != len(images):
         raise ValueError(
-            f"captions must have one entry per image: expected {len(images)}, got {len(captions)}"
+            f"captions must have one entry per image: expected {len(images)}, got "
+            f"{len(captions)}"
         )
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(
@@ -120,7 +131,10 @@ def gate_heatmaps(
     title: str,
     xlabel: str = "channel of the first SE block",
 ) -> Figure:
-    """Panels of (K, C) mean gates, one row per group of images (e.g. per lit channel), on one colour scale [0, 1]."""
+    """Panels of (K, C) mean gates, one row per group of images, on one scale [0, 1].
+
+    A group is, for example, the images of one lit channel.
+    """
     fig, axes = plt.subplots(
         len(panels),
         1,
@@ -152,10 +166,12 @@ def group_histograms(
     xlabel: str = "gate value",
     bins: int = 40,
 ) -> Figure:
-    """Side-by-side panels of overlaid histograms on [0, 1]: ``panels[panel title][group] = values``.
+    """Side-by-side panels of overlaid histograms on [0, 1].
 
-    Each group (e.g. the images of one lit colour) gets its colour from ``colours``, in order; the y axis counts
-    images.
+    ``panels[panel title][group] = values``.
+
+    Each group (e.g. the images of one lit colour) gets its colour from ``colours``, in
+    order; the y axis counts images.
     """
     fig, axes = plt.subplots(
         1, len(panels), figsize=(2.8 * len(panels), 3.2), squeeze=False, sharey=True

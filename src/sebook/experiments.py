@@ -1,8 +1,11 @@
-"""The book's training experiments, read from the manifest: which nets were trained, their results over seeds.
+"""The book's training experiments, read from the manifest.
 
-Every committed checkpoint's manifest entry records its ``dataset``, ``recipe`` (structured), ``config`` and
-``seed``; :func:`runs` selects the entries of one variant and :func:`accuracies` and :func:`learning_curves` read
-their results, so no code re-parses commands. :func:`untrained_twin` rebuilds a net as it was before training, the
+Which nets were trained, and their results over seeds.
+
+Every committed checkpoint's manifest entry records its ``dataset``, ``recipe``
+(structured), ``config`` and ``seed``; :func:`runs` selects the entries of one variant
+and :func:`accuracies` and :func:`learning_curves` read their results, so no code
+re-parses commands. :func:`untrained_twin` rebuilds a net as it was before training, the
 baseline of the gate analyses. Explained in "Learned channel weights".
 """
 
@@ -25,9 +28,12 @@ def runs(
     dataset: str = "fashion-mnist",
     recipe: str = "plateau",
 ) -> list[Mapping[str, Any]]:
-    """The manifest ``entries`` of ``config`` trained by the named ``recipe`` on ``dataset``, sorted by seed.
+    """The manifest ``entries`` of ``config`` trained by ``recipe`` on ``dataset``.
 
-    ``entries`` is ``read_manifest(...)["checkpoints"]``. Raises if there is none, naming what was looked for.
+    Sorted by seed; ``recipe`` is a recipe's name.
+
+    ``entries`` is ``read_manifest(...)["checkpoints"]``. Raises if there is none,
+    naming what was looked for.
     """
     if not isinstance(config, FashionNetConfig):
         raise TypeError(
@@ -45,7 +51,8 @@ def runs(
     ]
     if not found:
         raise ValueError(
-            f"the manifest holds no net {config.name!r} trained by recipe {recipe!r} on {dataset!r}"
+            f"the manifest holds no net {config.name!r} trained by recipe {recipe!r} "
+            f"on {dataset!r}"
         )
     return sorted(found, key=lambda e: e["seed"])
 
@@ -77,11 +84,14 @@ def learning_curves(
 
 
 def untrained_twin(config: FashionNetConfig, seed: int) -> FashionNet:
-    """``config``'s network with the initial weights that training with ``seed`` starts from, in eval mode.
+    """``config``'s network with the initial weights that training with ``seed`` uses.
 
-    :func:`sebook.train.train` seeds torch's global generator with ``seed`` and then builds the network; this does
-    the same without touching the caller's random state. A baseline: whatever structure its gates show comes from
-    the architecture and the images, not from learning.
+    It is in eval mode.
+
+    :func:`sebook.train.train` seeds torch's global generator with ``seed`` and then
+    builds the network; this does the same without touching the caller's random state. A
+    baseline: whatever structure its gates show comes from the architecture and the
+    images, not from learning.
     """
     if not isinstance(config, FashionNetConfig):
         raise TypeError(

@@ -1,6 +1,9 @@
-"""Figures of the chapter "SE's family": maps side by side, and a block's output next to its input.
+"""Figures of the chapter "SE's family": maps side by side, a block's output and input.
 
-Book style (:mod:`sebook.style`): white figures, titled panels, one colour bar per panel.
+The output is shown next to its input.
+
+Book style (:mod:`sebook.style`): white figures, titled panels, one colour bar per
+panel.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ def map_row(
 ) -> Figure:
     """One row of (H, W) maps, each with its title and colour bar; axes in pixels.
 
-    ``cmaps`` picks a colour map per panel (default ``"gray"`` for the first panel, the input, and
-    ``"viridis"`` for the others).
+    ``cmaps`` picks a colour map per panel (default ``"gray"`` for the first panel, the
+    input, and ``"viridis"`` for the others).
     """
     if not panels:
         raise ValueError("panels must hold at least one (H, W) map")
     for name, m in panels.items():
         if not isinstance(m, torch.Tensor) or m.dim() != 2:
             raise ValueError(
-                f"panel {name!r} must be a 2-D (H, W) tensor, got {getattr(m, 'shape', type(m))}"
+                f"panel {name!r} must be a 2-D (H, W) tensor, got "
+                f"{getattr(m, 'shape', type(m))}"
             )
     cmaps = cmaps or {}
     fig, axes = plt.subplots(

@@ -1,9 +1,13 @@
-"""The small Fashion-MNIST networks the book trains: a residual CNN with one attention block per stage.
+"""The small Fashion-MNIST networks the book trains: residual CNNs with attention.
 
-:class:`FashionNetConfig` names one network (attention type, reduction ratio, squeeze, gate, integration, widths);
-:class:`FashionNet` builds it. ``FashionNetConfig(attention="none")`` is the plain twin of every SE net: the same
-convolutions without attention. Trained by :mod:`sebook.train`, stored by :mod:`sebook.checkpoints`; explained in
-"Learned channel weights" and "The reduction ratio, measured", used again in "Ablations" and "Successors".
+Each has one attention block per stage.
+
+:class:`FashionNetConfig` names one network (attention type, reduction ratio, squeeze,
+gate, integration, widths); :class:`FashionNet` builds it.
+``FashionNetConfig(attention="none")`` is the plain twin of every SE net: the same
+convolutions without attention. Trained by :mod:`sebook.train`, stored by
+:mod:`sebook.checkpoints`; explained in "Learned channel weights" and "The reduction
+ratio, measured", used again in "Ablations" and "Successors".
 """
 
 from __future__ import annotations
@@ -32,19 +36,24 @@ NUM_CLASSES = 10
 
 @dataclass(frozen=True)
 class FashionNetConfig:
-    """Everything that defines a :class:`FashionNet`; hashable, comparable, and stored in every checkpoint.
+    """Everything that defines a :class:`FashionNet`; hashable, comparable, stored.
+
+    It is stored in every checkpoint.
 
     Args:
-        attention: a key of :data:`sebook.attention.ATTENTION` (``"none"``, ``"se"``, ``"eca"``, ``"cbam"``,
-            ``"nosqueeze"``).
+        attention: a key of :data:`sebook.attention.ATTENTION` (``"none"``, ``"se"``,
+            ``"eca"``, ``"cbam"``, ``"nosqueeze"``).
         reduction: the reduction ratio r of SE, CBAM and NoSqueeze (stored as a float).
         squeeze: SE's squeeze, one of :data:`sebook.squeeze.SQUEEZE_MODES`.
         gate: SE's (and NoSqueeze's) gate, a key of :data:`sebook.excitation.GATES`.
-        integration: where the block sits in each residual unit, one of :data:`sebook.blocks.INTEGRATIONS`.
-        widths: channels of each stage; one residual unit per stage, each later stage at half the resolution.
-        rd_divisor: round each bottleneck width to a multiple of this (SE, CBAM, NoSqueeze); 4 keeps every
-            bottleneck at 4 units or more.
-        in_channels: channels of the input images (1 for Fashion-MNIST, 3 for the cast testbed).
+        integration: where the block sits in each residual unit, one of
+            :data:`sebook.blocks.INTEGRATIONS`.
+        widths: channels of each stage; one residual unit per stage, each later stage at
+            half the resolution.
+        rd_divisor: round each bottleneck width to a multiple of this (SE, CBAM,
+            NoSqueeze); 4 keeps every bottleneck at 4 units or more.
+        in_channels: channels of the input images (1 for Fashion-MNIST, 3 for the cast
+            testbed).
     """
 
     attention: str = "se"
@@ -82,14 +91,20 @@ class FashionNetConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (``widths`` as a list); :meth:`from_dict` inverts it."""
+        """Plain JSON-ready values; :meth:`from_dict` inverts it.
+
+        ``widths`` becomes a list.
+        """
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FashionNetConfig:
-        """Rebuild a config from :meth:`to_dict`'s output; unknown keys are an error, missing ones take defaults."""
+        """Rebuild a config from :meth:`to_dict`'s output.
+
+        Unknown keys are an error; missing ones take defaults.
+        """
         if not isinstance(d, Mapping):
             raise TypeError(f"config must be a mapping (dict), got {type(d).__name__}")
         known = [f.name for f in dataclasses.fields(cls)]
@@ -105,7 +120,10 @@ class FashionNetConfig:
         return cls(**values)
 
     def attention_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`sebook.attention.make_attention` for this config's attention type."""
+        """Keyword arguments of :func:`sebook.attention.make_attention` for this config.
+
+        They are those of this config's attention type.
+        """
         bottleneck = {"reduction": self.reduction, "rd_divisor": self.rd_divisor}
         if self.attention == "se":
             return {**bottleneck, "squeeze": self.squeeze, "gate_layer": self.gate}
@@ -117,11 +135,14 @@ class FashionNetConfig:
 
     @property
     def name(self) -> str:
-        """A file-name-safe name of the architecture, e.g. ``"se_r4_avg_sigmoid_standard"`` or ``"none"``.
+        """A file-name-safe name of the architecture.
 
-        Only the fields the attention type uses appear (``"none"``, ``"eca_standard"``, ``"cbam_r16_standard"``,
-        ``"nosqueeze_r16_sigmoid_standard"``); non-default widths add a suffix such as ``"_w8-16-32"``, a
-        bottleneck divisor ``"_d4"`` (only where the attention has a bottleneck) and an input with three channels
+        For example ``"se_r4_avg_sigmoid_standard"`` or ``"none"``.
+
+        Only the fields the attention type uses appear (``"none"``, ``"eca_standard"``,
+        ``"cbam_r16_standard"``, ``"nosqueeze_r16_sigmoid_standard"``); non-default
+        widths add a suffix such as ``"_w8-16-32"``, a bottleneck divisor ``"_d4"``
+        (only where the attention has a bottleneck) and an input with three channels
         ``"_c3"``.
         """
         r = f"r{self.reduction:g}"
@@ -149,11 +170,14 @@ def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 def residual_stage(
     in_channels: int, out_channels: int, stride: int, config: FashionNetConfig
 ) -> ResidualUnit:
-    """One stage: a :class:`~sebook.blocks.ResidualUnit` with a two-3x3-conv branch and the config's attention.
+    """One stage: a :class:`~sebook.blocks.ResidualUnit` with the config's attention.
 
-    ``branch = conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN``; the shortcut is the identity, or a 1x1 convolution
-    with BatchNorm (the projection) where the stride or the width changes. The attention block is built for the
-    branch's input channels with ``integration="pre"`` and for its output channels otherwise.
+    The branch is two 3x3 convolutions.
+
+    ``branch = conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN``; the shortcut is the
+    identity, or a 1x1 convolution with BatchNorm (the projection) where the stride or
+    the width changes. The attention block is built for the branch's input channels with
+    ``integration="pre"`` and for its output channels otherwise.
     """
     branch = nn.Sequential(
         OrderedDict(
@@ -180,15 +204,21 @@ def residual_stage(
 
 
 class FashionNet(nn.Module):
-    """A small residual CNN for 28 x 28 images and 10 classes, with one attention block per stage.
+    """A small residual CNN for 28 x 28 images and 10 classes.
 
-    ``stem (conv3x3 stride 2, in_channels -> widths[0], BN, ReLU) -> stages -> global average pool -> linear classifier``.
-    The stem halves the resolution (28 -> 14 pixels); stage ``i`` is :func:`residual_stage` to ``widths[i]``
-    channels, with stride 2 from the second stage on (14 -> 7 -> 4 pixels with three stages). Starting at 14 x 14
-    makes a training epoch about three times faster on a CPU than at 28 x 28, for an accuracy near 90 %.
+    It has one attention block per stage.
+
+    ``stem (conv3x3 stride 2, in_channels -> widths[0], BN, ReLU) -> stages``
+    ``-> global average pool -> linear classifier``.
+    The stem halves the resolution (28 -> 14 pixels); stage ``i`` is
+    :func:`residual_stage` to ``widths[i]`` channels, with stride 2 from the second
+    stage on (14 -> 7 -> 4 pixels with three stages). Starting at 14 x 14 makes a
+    training epoch about three times faster on a CPU than at 28 x 28, for an accuracy
+    near 90 %.
 
     Args:
-        config: a :class:`FashionNetConfig` (the default: SE with r = 16 in the standard position).
+        config: a :class:`FashionNetConfig` (the default: SE with r = 16 in the standard
+            position).
     """
 
     def __init__(self, config: FashionNetConfig | None = None) -> None:

@@ -1,7 +1,10 @@
-"""A small, hand-made convolution for the photo chapters, so every feature map has a meaning you can name.
+"""A small, hand-made convolution for the photo chapters.
 
-A trained network's first-layer filters are hard to read; these eight are textbook filters (colour, edges, a
-centre-surround), each followed by a ReLU like a real layer. Used in "Overview", "Squeeze" and "Recalibration".
+Every feature map has a meaning you can name.
+
+A trained network's first-layer filters are hard to read; these eight are textbook
+filters (colour, edges, a centre-surround), each followed by a ReLU like a real layer.
+Used in "Overview", "Squeeze" and "Recalibration".
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ def _kernels() -> torch.Tensor:
 
 
 def photo_conv() -> nn.Sequential:
-    """Conv2d(3 -> 8, 5x5, padding 2) with the fixed filters of :data:`FILTER_NAMES`, then a ReLU."""
+    """Conv2d(3 -> 8, 5x5, padding 2) with the filters :data:`FILTER_NAMES`, then ReLU.
+
+    The filters are fixed.
+    """
     conv = nn.Conv2d(3, len(FILTER_NAMES), kernel_size=5, padding=2, bias=False)
     with torch.no_grad():
         conv.weight.copy_(_kernels())

@@ -1,8 +1,11 @@
-"""The gates attention blocks compute: captured with forward hooks, per image, per class, and at initialisation.
+"""The gates attention blocks compute, captured with forward hooks.
 
-:func:`capture_gates` hooks the ``excitation`` of every :class:`~sebook.se.ChannelAttention` block (SE, ECA,
-CBAM); the rest summarise what it records. Explained in "Excitation", "Learned channel weights", "The reduction
-ratio, measured" and "Successors".
+Per image, per class, and at initialisation.
+
+:func:`capture_gates` hooks the ``excitation`` of every
+:class:`~sebook.se.ChannelAttention` block (SE, ECA, CBAM); the rest summarise what it
+records. Explained in "Excitation", "Learned channel weights", "The reduction ratio,
+measured" and "Successors".
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from .se import ChannelAttention, SEBlock
 
 @contextmanager
 def capture_gates(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]:
-    """Record the (B, C) channel gates of every SE, ECA or CBAM block in ``model`` while inside the ``with``.
+    """Record the (B, C) gates of every SE, ECA or CBAM block in ``model``.
 
-    Hooks the ``excitation`` of every :class:`~sebook.se.ChannelAttention` block. Yields a dict from the
-    block's qualified name (e.g. ``"stages.1.attention"``) to the list of gate
-    tensors seen, one per forward call, detached and on the CPU. Hooks are removed on exit.
+    Recording lasts while inside the ``with``.
+
+    Hooks the ``excitation`` of every :class:`~sebook.se.ChannelAttention` block. Yields
+    a dict from the block's qualified name (e.g. ``"stages.1.attention"``) to the list
+    of gate tensors seen, one per forward call, detached and on the CPU. Hooks are
+    removed on exit.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -50,7 +56,10 @@ def capture_gates(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]:
 
 
 def gate_spread(gates: torch.Tensor) -> dict[str, float]:
-    """Summary of a (N, C) tensor of gates: mean, std over all values, and the mean per-channel std over samples."""
+    """Summary of a (N, C) tensor of gates: mean, std, and mean per-channel std.
+
+    The std is over all values; the per-channel std is over samples.
+    """
     gates = checks.channel_vector(gates, name="gates")
     return {
         "mean": float(gates.mean()),
@@ -64,11 +73,14 @@ def gate_spread(gates: torch.Tensor) -> dict[str, float]:
 def fresh_gates(
     channels: int, reductions: Sequence[float], x: torch.Tensor, seed: int = 0
 ) -> dict[float, torch.Tensor]:
-    """The (N, C) gates that a newly initialised ``SEBlock(channels, r)`` computes for ``x``, for every ratio ``r``.
+    """The (N, C) gates of a new ``SEBlock(channels, r)`` for ``x``, for every ``r``.
 
-    Every block is built right after seeding torch with ``seed`` (inside ``torch.random.fork_rng``, so the caller's
-    random state is left alone), so the blocks differ only in their ratio. Used in "Excitation" for the
-    reduction-ratio slider and the gate statistics at initialisation.
+    Each block is newly initialised, one per ratio ``r``.
+
+    Every block is built right after seeding torch with ``seed`` (inside
+    ``torch.random.fork_rng``, so the caller's random state is left alone), so the
+    blocks differ only in their ratio. Used in "Excitation" for the reduction-ratio
+    slider and the gate statistics at initialisation.
     """
     channels = checks.positive_int("channels", channels)
     x = checks.feature_map(x, channels)
@@ -97,11 +109,14 @@ def fresh_gates(
 def gates_per_image(
     model: nn.Module, images: torch.Tensor, batch_size: int = 500
 ) -> dict[str, torch.Tensor]:
-    """The gates of every attention block for every image: ``{block name: (N, C)}``, images in their given order.
+    """The gates of every attention block for every image: ``{block name: (N, C)}``.
 
-    Runs ``model`` in eval mode without gradients over ``images`` in batches of ``batch_size``, with
-    :func:`capture_gates`; the mode is restored afterwards. Blocks whose gates are not (B, C) (NoSqueeze) are an
-    error. Explained in "Learned channel weights".
+    The images are in their given order.
+
+    Runs ``model`` in eval mode without gradients over ``images`` in batches of
+    ``batch_size``, with :func:`capture_gates`; the mode is restored afterwards. Blocks
+    whose gates are not (B, C) (NoSqueeze) are an error. Explained in "Learned channel
+    weights".
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -114,8 +129,8 @@ def gates_per_image(
         g = torch.cat(chunks) if chunks else torch.empty(0, 0)
         if g.dim() != 2:
             raise ValueError(
-                f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; per-image gates "
-                f"need one gate per channel (B, C)"
+                f"block {name!r} gives gates of shape {tuple(g.shape)[1:]} per image; "
+                f"per-image gates need one gate per channel (B, C)"
             )
         result[name] = g
     return result
@@ -124,11 +139,14 @@ def gates_per_image(
 def gate_logits_per_image(
     model: nn.Module, images: torch.Tensor, batch_size: int = 500
 ) -> dict[str, torch.Tensor]:
-    """The gate *logits* of every attention block for every image: ``{block name: (N, C)}``, before the gate function.
+    """The gate *logits* of every attention block for every image.
 
-    Like :func:`gates_per_image`, but records the input of each block's ``excitation.gate`` (the sigmoid of SE, ECA
-    and CBAM) instead of its output, so that saturated gates (exactly 1.0 in float32) keep their information.
-    Explained in "Successors".
+    Returns ``{block name: (N, C)}``, before the gate function.
+
+    Like :func:`gates_per_image`, but records the input of each block's
+    ``excitation.gate`` (the sigmoid of SE, ECA and CBAM) instead of its output, so that
+    saturated gates (exactly 1.0 in float32) keep their information. Explained in
+    "Successors".
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -161,7 +179,8 @@ def gate_logits_per_image(
         x = torch.cat(chunks)
         if x.dim() != 2:
             raise ValueError(
-                f"block {name!r} gives logits of shape {tuple(x.shape)[1:]} per image; need (B, C)"
+                f"block {name!r} gives logits of shape {tuple(x.shape)[1:]} per image; "
+                "need (B, C)"
             )
         result[name] = x
     return result
@@ -174,11 +193,14 @@ def class_mean_gates(
     num_classes: int,
     batch_size: int = 500,
 ) -> dict[str, torch.Tensor]:
-    """The mean gate of every channel for every class, for each attention block: ``{block: (num_classes, C)}``.
+    """The mean gate of every channel for every class, for each attention block.
 
-    Runs ``model`` in eval mode without gradients over ``images`` in batches, records the gates with
-    :func:`capture_gates` and averages them over the images of each class (a class with no image gives NaN).
-    Used for the per-class comparison of SE, ECA and CBAM in "Successors".
+    Returns ``{block: (num_classes, C)}``.
+
+    Runs ``model`` in eval mode without gradients over ``images`` in batches, records
+    the gates with :func:`capture_gates` and averages them over the images of each class
+    (a class with no image gives NaN). Used for the per-class comparison of SE, ECA and
+    CBAM in "Successors".
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -194,14 +216,15 @@ def class_mean_gates(
             else type(labels).__name__
         )
         raise ValueError(
-            f"labels must be a 1-D tensor with one label per image ({images.shape[0]}), got {shape}"
+            "labels must be a 1-D tensor with one label per image "
+            f"({images.shape[0]}), got {shape}"
         )
     num_classes = checks.positive_int("num_classes", num_classes)
     batch_size = checks.positive_int("batch_size", batch_size)
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"labels must lie in [0, {num_classes - 1}], got values from {int(labels.min())} to "
-            f"{int(labels.max())}"
+            f"labels must lie in [0, {num_classes - 1}], got values from "
+            f"{int(labels.min())} to {int(labels.max())}"
         )
     result = {}
     for name, g in gates_per_image(model, images, batch_size).items():
@@ -218,21 +241,27 @@ def class_mean_gates(
 def class_gate_statistics(
     gates: torch.Tensor, labels: torch.Tensor, num_classes: int
 ) -> dict[str, object]:
-    """How much one block's gates depend on the class: class means and three numbers, from (N, C) ``gates``.
+    """How much one block's gates depend on the class.
+
+    Class means and three numbers, from (N, C) ``gates``.
 
     Returns, computed in float64:
 
-    - ``class_means``: (num_classes, C), the mean gate of each channel over the images of each class;
+    - ``class_means``: (num_classes, C), the mean gate of each channel over the images
+      of each class;
     - ``overall_mean``: (C,), the mean over all images;
     - ``mean_gate``: the mean of all gates;
-    - ``class_spread``: for each channel the standard deviation across classes of its class means (divisor
-      ``num_classes``), averaged over channels. 0 when every class gets the same mean gate;
-    - ``class_share``: for each channel the share of its gate variance over images that lies between the class
-      means (between-class variance / total variance, the correlation ratio eta squared), averaged over the
-      channels whose gates vary at all. 0: the class tells nothing about the gate; 1: every image of a class gets
-      the same gate;
-    - ``within_class_std``: for each channel the square root of the variance left within classes, averaged over
-      channels: how much single images move the gates beyond their class.
+    - ``class_spread``: for each channel the standard deviation across classes of its
+      class means (divisor ``num_classes``), averaged over channels. 0 when every class
+      gets the same mean gate;
+    - ``class_share``: for each channel the share of its gate variance over images that
+      lies between the class means (between-class variance / total variance, the
+      correlation ratio eta squared), averaged over the channels whose gates vary at
+      all. 0: the class tells nothing about the gate; 1: every image of a class gets the
+      same gate;
+    - ``within_class_std``: for each channel the square root of the variance left within
+      classes, averaged over channels: how much single images move the gates beyond
+      their class.
 
     Every class must have at least one image. Explained in "Learned channel weights".
     """
@@ -249,7 +278,8 @@ def class_gate_statistics(
             else type(labels).__name__
         )
         raise ValueError(
-            f"labels must be a 1-D tensor with one label per row of gates ({gates.shape[0]}), got {shape}"
+            "labels must be a 1-D tensor with one label per row of gates "
+            f"({gates.shape[0]}), got {shape}"
         )
     labels = labels.long()
     counts = (
@@ -264,8 +294,8 @@ def class_gate_statistics(
         or (counts[:num_classes] == 0).any()
     ):
         raise ValueError(
-            f"labels must lie in [0, {num_classes - 1}] with at least one image per class; "
-            f"got counts {counts.tolist()}"
+            f"labels must lie in [0, {num_classes - 1}] with at least one image per "
+            f"class; got counts {counts.tolist()}"
         )
     g = gates.double()
     n = counts.double()[:, None]
@@ -296,17 +326,21 @@ def class_gate_statistics(
 
 
 def variance_shares(values: torch.Tensor) -> torch.Tensor:
-    """Share of the variance of (N, C) ``values`` along each principal direction, largest first: (C,), sums to 1.
+    """Share of the variance of (N, C) ``values`` along each principal direction.
 
-    Applied to the gate logits of N images (:func:`gate_logits_per_image`): an SE block whose bottleneck has width
-    d computes its logits as ``W2 relu(W1 z + b1) + b2``, so they can only move within the d columns of ``W2`` and
-    at most d shares are non-zero; a block without reduction (ECA, or SE with r = 1) has no such limit. Computed in
+    Largest first: (C,), sums to 1.
+
+    Applied to the gate logits of N images (:func:`gate_logits_per_image`): an SE block
+    whose bottleneck has width d computes its logits as ``W2 relu(W1 z + b1) + b2``, so
+    they can only move within the d columns of ``W2`` and at most d shares are non-zero;
+    a block without reduction (ECA, or SE with r = 1) has no such limit. Computed in
     float64; all zeros if the values do not vary. Explained in "Successors".
     """
     values = checks.channel_vector(values, name="values")
     if values.shape[0] < 2:
         raise ValueError(
-            f"values must hold at least 2 rows (images) to have a variance, got {values.shape[0]}"
+            "values must hold at least 2 rows (images) to have a variance, got "
+            f"{values.shape[0]}"
         )
     x = values.detach().double()
     variances = torch.linalg.svdvals(x - x.mean(0)) ** 2
@@ -320,13 +354,17 @@ def variance_shares(values: torch.Tensor) -> torch.Tensor:
 def bottleneck_activity(
     model: nn.Module, images: torch.Tensor, batch_size: int = 500
 ) -> dict[str, torch.Tensor]:
-    """For each SE block of ``model``: the share of ``images`` for which each hidden unit of its bottleneck is on.
+    """For each SE block of ``model``: how often each bottleneck unit is on.
 
-    Hooks the activation (``excitation.act``, a ReLU in the paper) of every :class:`~sebook.se.ChannelAttention`
-    block that has one and returns ``{block name: (hidden,) fraction of images with activation > 0}``. Where a
-    unit is off, it contributes nothing and the gates fall back on the second layer's bias; with one hidden unit
-    (r = C), every image for which it is off gets exactly the same gates. Runs in eval mode without gradients,
-    in batches of ``batch_size``. Explained in "Learned channel weights".
+    The share of ``images`` for which each hidden unit of its bottleneck is on.
+
+    Hooks the activation (``excitation.act``, a ReLU in the paper) of every
+    :class:`~sebook.se.ChannelAttention` block that has one and returns
+    ``{block name: (hidden,) fraction of images with activation > 0}``. Where a unit is
+    off, it contributes nothing and the gates fall back on the second layer's bias; with
+    one hidden unit (r = C), every image for which it is off gets exactly the same
+    gates. Runs in eval mode without gradients, in batches of ``batch_size``. Explained
+    in "Learned channel weights".
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")

@@ -1,23 +1,30 @@
-"""Global Context: attention pooling, a bottleneck transform with LayerNorm, and an addition at every position.
+"""Global Context: attention pooling, a bottleneck transform, an addition everywhere.
 
-Cao, Xu, Lin, Wei and Hu, *GCNet: Non-local Networks Meet Squeeze-Excitation Networks and Beyond* (ICCV
-Workshops 2019; TPAMI 2020). The authors found that the attention maps of a non-local block are nearly the same
-for every query position, so one map can serve all of them; what remains is a *global context vector*, the same
-for every position, as in SE. Their block (Sec. 4, Eq. 4):
+The transform has a LayerNorm; the addition is at every position.
+
+Cao, Xu, Lin, Wei and Hu, *GCNet: Non-local Networks Meet Squeeze-Excitation Networks
+and Beyond* (ICCV Workshops 2019; TPAMI 2020). The authors found that the attention maps
+of a non-local block are nearly the same for every query position, so one map can serve
+all of them; what remains is a *global context vector*, the same for every position, as
+in SE. Their block (Sec. 4, Eq. 4):
 
 .. math::
 
     z_i = x_i + W_{v2}\\, \\mathrm{ReLU}\\Big(\\mathrm{LN}\\Big(W_{v1} \\sum_{j=1}^{N_p}
           \\frac{e^{W_k x_j}}{\\sum_{m=1}^{N_p} e^{W_k x_m}}\\, x_j\\Big)\\Big)
 
-- **context modelling** (the squeeze): a 1x1 convolution ``W_k`` (C -> 1, with bias) scores every position, a
-  softmax over the ``N_p = H W`` positions turns the scores into weights, and the context is the weighted sum of
-  the positions' C-vectors: attention pooling instead of SE's plain average;
-- **transform** (the excitation): ``W_v1`` (C -> C/r), LayerNorm, ReLU, ``W_v2`` (C/r -> C), with biases; the
-  LayerNorm makes the two-layer bottleneck easier to optimise (the paper's Table 2);
-- **fusion**: the (C,) result is *added* to every position (broadcast), where SE multiplies.
+- **context modelling** (the squeeze): a 1x1 convolution ``W_k`` (C -> 1, with bias)
+  scores every position, a softmax over the ``N_p = H W`` positions turns the scores
+  into weights, and the context is the weighted sum of the positions' C-vectors:
+  attention pooling instead of SE's plain average;
+- **transform** (the excitation): ``W_v1`` (C -> C/r), LayerNorm, ReLU, ``W_v2`` (C/r ->
+  C), with biases; the LayerNorm makes the two-layer bottleneck easier to optimise (the
+  paper's Table 2);
+- **fusion**: the (C,) result is *added* to every position (broadcast), where SE
+  multiplies.
 
-As in the authors' code, ``W_v2`` starts at zero, so a new block is the identity. Explained in "SE's family".
+As in the authors' code, ``W_v2`` starts at zero, so a new block is the identity.
+Explained in "SE's family".
 """
 
 from __future__ import annotations
@@ -31,7 +38,10 @@ from .se import ChannelAttention
 
 
 class AttentionPool(nn.Module):
-    """GC's context modelling: ``sum_j softmax_j(W_k x_j) x_j``, (B, C, H, W) -> (B, C)."""
+    """GC's context modelling: ``sum_j softmax_j(W_k x_j) x_j``.
+
+    (B, C, H, W) -> (B, C).
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -47,7 +57,10 @@ class AttentionPool(nn.Module):
 
 
 class ContextTransform(nn.Module):
-    """GC's transform: ``W_v2 ReLU(LN(W_v1 z))``, (B, C) -> (B, C); the bottleneck width is ``rd_channels``."""
+    """GC's transform: ``W_v2 ReLU(LN(W_v1 z))``, (B, C) -> (B, C).
+
+    The bottleneck width is ``rd_channels``.
+    """
 
     def __init__(self, channels: int, rd_channels: int) -> None:
         super().__init__()
@@ -64,16 +77,19 @@ class ContextTransform(nn.Module):
 
 
 class GlobalContextBlock(ChannelAttention):
-    """Global Context block: ``x + transform(attention_pool(x))`` broadcast over every position.
+    """Global Context block: ``x + transform(attention_pool(x))`` at every position.
 
-    ``squeeze`` is the attention pooling and ``excitation`` the transform, so :meth:`gates` returns the (B, C)
-    term that is *added* to every position (not a gate in (0, 1): GC's fusion is an addition).
+    ``squeeze`` is the attention pooling and ``excitation`` the transform, so
+    :meth:`gates` returns the (B, C) term that is *added* to every position (not a gate
+    in (0, 1): GC's fusion is an addition).
 
     Args:
         channels: C, the number of channels of the input.
-        reduction: r, the bottleneck ratio of the transform (16 in most of the paper's experiments).
+        reduction: r, the bottleneck ratio of the transform (16 in most of the paper's
+            experiments).
         rd_channels: the bottleneck width, given directly (overrides ``reduction``).
-        rd_divisor: round the bottleneck width to a multiple of this (1: nearest integer, never 0).
+        rd_divisor: round the bottleneck width to a multiple of this (1: nearest
+            integer, never 0).
     """
 
     def __init__(
@@ -93,7 +109,10 @@ class GlobalContextBlock(ChannelAttention):
         self.excitation = ContextTransform(channels, self.rd_channels)
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
-        """The (B, C) context term added to every position: ``transform(attention_pool(x))``."""
+        """The (B, C) context term added to every position.
+
+        ``transform(attention_pool(x))``.
+        """
         return self.excitation(self.squeeze(x))
 
     def forward(

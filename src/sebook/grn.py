@@ -1,7 +1,8 @@
 """Global Response Normalization (GRN): ConvNeXt V2's parameter-light cousin of SE.
 
-Woo, Debnath, Hu, Chen, Liu, Kweon and Xie, *ConvNeXt V2: Co-designing and Scaling ConvNets with Masked
-Autoencoders* (CVPR 2023), Sec. 3, Eqs. 1-3. For each channel ``i`` of ``X`` (B, C, H, W):
+Woo, Debnath, Hu, Chen, Liu, Kweon and Xie, *ConvNeXt V2: Co-designing and Scaling
+ConvNets with Masked Autoencoders* (CVPR 2023), Sec. 3, Eqs. 1-3. For each channel ``i``
+of ``X`` (B, C, H, W):
 
 .. math::
 
@@ -9,11 +10,12 @@ Autoencoders* (CVPR 2023), Sec. 3, Eqs. 1-3. For each channel ``i`` of ``X`` (B,
     N(X)_i = \\frac{G(X)_i}{\\frac{1}{C}\\sum_{j=1}^{C} G(X)_j + \\epsilon}, \\qquad
     X_i \\leftarrow \\gamma_i\\, X_i\\, N(X)_i + \\beta_i + X_i.
 
-The same three steps as SE: a global descriptor per channel (the L2 norm instead of the mean), a function of
-all descriptors (divisive normalization across channels instead of an MLP with a sigmoid), and a per-channel
-rescaling of the map, plus a learned affine part and a residual connection. It has ``2 C`` parameters
-(``gamma`` and ``beta``, both starting at zero, so a new GRN is the identity). ConvNeXt V2 applies it to
-channels-last tensors (B, H, W, C) inside its MLP; this module takes the book's (B, C, H, W) layout by
+The same three steps as SE: a global descriptor per channel (the L2 norm instead of the
+mean), a function of all descriptors (divisive normalization across channels instead of
+an MLP with a sigmoid), and a per-channel rescaling of the map, plus a learned affine
+part and a residual connection. It has ``2 C`` parameters (``gamma`` and ``beta``, both
+starting at zero, so a new GRN is the identity). ConvNeXt V2 applies it to channels-last
+tensors (B, H, W, C) inside its MLP; this module takes the book's (B, C, H, W) layout by
 default and ``data_format="channels_last"`` for ConvNeXt's. Explained in "SE's family".
 """
 
@@ -26,11 +28,18 @@ from . import checks
 from .se import ChannelAttention
 
 DATA_FORMATS = ("channels_first", "channels_last")
-"""``"channels_first"``: (B, C, H, W), the book's layout; ``"channels_last"``: (B, H, W, C), ConvNeXt V2's."""
+"""The two layouts, ``"channels_first"`` and ``"channels_last"``.
+
+``"channels_first"``: (B, C, H, W), the book's layout; ``"channels_last"``: (B, H, W,
+C), ConvNeXt V2's.
+"""
 
 
 class ResponseNorm(nn.Module):
-    """GRN's squeeze: the L2 norm of each channel over all positions, ``G(X)``: (B, C)."""
+    """GRN's squeeze: the L2 norm of each channel over all positions, ``G(X)``.
+
+    Its shape is (B, C).
+    """
 
     def __init__(self, spatial_dims: tuple[int, int]) -> None:
         super().__init__()
@@ -41,7 +50,10 @@ class ResponseNorm(nn.Module):
 
 
 class DivisiveNorm(nn.Module):
-    """GRN's excitation, without parameters: ``N(X) = G / (mean over channels of G + eps)``: (B, C) -> (B, C)."""
+    """GRN's excitation, without parameters: (B, C) -> (B, C).
+
+    ``N(X) = G / (mean over channels of G + eps)``.
+    """
 
     def __init__(self, eps: float) -> None:
         super().__init__()
@@ -55,15 +67,19 @@ class DivisiveNorm(nn.Module):
 
 
 class GRN(ChannelAttention):
-    """Global Response Normalization: ``gamma * (x * N(x)) + beta + x``, with ``N`` from :class:`DivisiveNorm`.
+    """Global Response Normalization: ``gamma * (x * N(x)) + beta + x``.
 
-    :meth:`gates` returns ``N(x)``, (B, C): each channel's response relative to the mean over channels
-    (mean 1 across channels, up to ``eps``), which multiplies the map like SE's gates but is not bounded by 1.
+    ``N`` is from :class:`DivisiveNorm`.
+
+    :meth:`gates` returns ``N(x)``, (B, C): each channel's response relative to the mean
+    over channels (mean 1 across channels, up to ``eps``), which multiplies the map like
+    SE's gates but is not bounded by 1.
 
     Args:
         channels: C, the number of channels.
         eps: added to the mean norm (ConvNeXt V2 uses 1e-6).
-        data_format: ``"channels_first"`` for (B, C, H, W) input, ``"channels_last"`` for (B, H, W, C).
+        data_format: ``"channels_first"`` for (B, C, H, W) input, ``"channels_last"``
+            for (B, H, W, C).
     """
 
     def __init__(
@@ -81,7 +97,10 @@ class GRN(ChannelAttention):
         self.beta = nn.Parameter(torch.zeros(channels))
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
-        """``N(x)``: (B, C), each channel's L2 norm divided by the mean norm over channels."""
+        """``N(x)``: (B, C), each channel's L2 norm over the mean norm.
+
+        The mean is over channels.
+        """
         return self.excitation(self.squeeze(x))
 
     def forward(

@@ -1,7 +1,10 @@
-"""Figures made of images: the photo, feature maps, crops before and after recalibration, images with their gates.
+"""Figures made of images: the photo, feature maps, crops, images with their gates.
 
-Every function returns a ``matplotlib.figure.Figure`` with a title; the chapters add alt text or a caption.
-Used in "Overview", "Squeeze", "Recalibration" and "Learned channel weights".
+The crops are shown before and after recalibration.
+
+Every function returns a ``matplotlib.figure.Figure`` with a title; the chapters add alt
+text or a caption. Used in "Overview", "Squeeze", "Recalibration" and "Learned channel
+weights".
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ def feature_map_grid(
     ncols: int = 4,
     shared_scale: bool = True,
 ) -> Figure:
-    """Channels of one (C, H, W) feature map as small images, each with its label underneath.
+    """Channels of one (C, H, W) feature map as small images, each labelled underneath.
 
-    ``shared_scale`` draws every panel with one colour scale (so scaling a channel is visible).
+    ``shared_scale`` draws every panel with one colour scale (so scaling a channel is
+    visible).
     """
     maps = as_array(maps)
     n = len(maps)
@@ -59,8 +63,9 @@ def feature_map_grid(
             ax.axis("off")
             continue
         image = ax.imshow(maps[i], vmin=vmin, vmax=vmax)
-        # one line per part (parts are separated by newlines or runs of spaces), each wrapped to the panel's
-        # width, so that neighbouring labels never run into each other
+        # one line per part (parts are separated by newlines or runs of spaces), each
+        # wrapped to the panel's width, so that neighbouring labels never run into each
+        # other
         parts = [
             part
             for line in labels[i].splitlines()
@@ -74,7 +79,9 @@ def feature_map_grid(
 
 
 def descriptor_panel(feature_map: torch.Tensor, name: str, channel: int) -> Figure:
-    """One channel's feature map beside the histogram of its values, with the average and the max marked.
+    """One channel's feature map beside the histogram of its values.
+
+    The average and the max are marked.
 
     Used by the channel slider of "Squeeze".
     """
@@ -111,11 +118,15 @@ def image_grid(
     captions: dict[str, Sequence[str]] | None = None,
     normalise: bool = False,
 ) -> Figure:
-    """Rows of RGB images: ``rows[name]`` is an (N, 3, H, W) batch in [0, 1] drawn as one row labelled ``name``.
+    """Rows of RGB images, one row per name.
 
-    ``captions[name][i]`` is written under image ``i`` of that row. With ``normalise`` each image is divided by
-    its largest value, so that images that differ only in overall brightness look alike (say so in the caption).
-    Used in "Overview" to set tinted photos beside their corrected versions.
+    ``rows[name]`` is an (N, 3, H, W) batch in [0, 1] drawn as one row labelled
+    ``name``.
+
+    ``captions[name][i]`` is written under image ``i`` of that row. With ``normalise``
+    each image is divided by its largest value, so that images that differ only in
+    overall brightness look alike (say so in the caption). Used in "Overview" to set
+    tinted photos beside their corrected versions.
     """
     names = list(rows)
     if not names:
@@ -128,7 +139,8 @@ def image_grid(
             or rows[name].shape[1] != 3
         ):
             raise ValueError(
-                f"rows[{name!r}] must be an (N, 3, H, W) batch with N = {n}, got {tuple(rows[name].shape)}"
+                f"rows[{name!r}] must be an (N, 3, H, W) batch with N = {n}, got "
+                f"{tuple(rows[name].shape)}"
             )
     fig, axes = plt.subplots(
         len(names), n, figsize=(1.75 * n + 0.8, 1.9 * len(names) + 0.5), squeeze=False
@@ -163,12 +175,15 @@ def recalibration_grid(
     summed: bool = False,
     sum_vmax: float | None = None,
 ) -> Figure:
-    """Channels of a (C, H, W) map after recalibration, each panel titled with its gate, on one colour scale.
+    """Channels of a (C, H, W) map after recalibration, each panel titled with its gate.
 
-    With ``before``, a first row shows the map before recalibration on the same scale, so a gate of 0.3 shows as
-    a panel 0.3 times as bright. ``vmax`` fixes the top of the scale (e.g. across the frames of a slider). With
-    ``summed``, a last column shows the sum over channels, what a 1x1 convolution with equal weights would see,
-    in grey on a scale that tops at ``sum_vmax`` (default: the largest sum of the first row). Used in
+    All panels share one colour scale.
+
+    With ``before``, a first row shows the map before recalibration on the same scale,
+    so a gate of 0.3 shows as a panel 0.3 times as bright. ``vmax`` fixes the top of the
+    scale (e.g. across the frames of a slider). With ``summed``, a last column shows the
+    sum over channels, what a 1x1 convolution with equal weights would see, in grey on a
+    scale that tops at ``sum_vmax`` (default: the largest sum of the first row). Used in
     "Recalibration".
     """
     import textwrap
@@ -178,7 +193,8 @@ def recalibration_grid(
     c = len(after_np)
     if len(gates_np) != c or len(labels) != c:
         raise ValueError(
-            f"gates and labels need one entry per channel ({c}), got {len(gates_np)} and {len(labels)}"
+            f"gates and labels need one entry per channel ({c}), got {len(gates_np)} "
+            f"and {len(labels)}"
         )
     rows = [("before", as_array(before))] if before is not None else []
     rows.append(("after", after_np))
@@ -224,7 +240,9 @@ def labelled_images(
     title: str,
     ncols: int = 5,
 ) -> Figure:
-    """Small grey-scale images (N, 1, H, W) or (N, H, W) in [0, 1], each with its caption underneath.
+    """Small grey-scale images (N, 1, H, W) or (N, H, W) in [0, 1], each with a caption.
+
+    The caption is underneath.
 
     Dark is ink, as in the dataset's own previews. Used in "Learned channel weights".
     """
@@ -233,7 +251,8 @@ def labelled_images(
         images = images[:, 0]
     if len(captions) != len(images):
         raise ValueError(
-            f"captions must have one entry per image: expected {len(images)}, got {len(captions)}"
+            f"captions must have one entry per image: expected {len(images)}, got "
+            f"{len(captions)}"
         )
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(
@@ -259,10 +278,13 @@ def image_gate_rows(
     reference: dict[str, torch.Tensor | np.ndarray],
     title: str,
 ) -> Figure:
-    """One row per image: the (1, 28, 28) image, then its gates at each depth as bars over a reference line.
+    """One row per image: the (1, 28, 28) image, then its gates at each depth.
 
-    ``gates`` maps a depth's label to (n, C) gates of the n images; ``reference`` maps it to (C,) values drawn as a
-    line (e.g. the mean over all test images). Within a depth the channels are sorted by the reference, as in
+    The gates are bars over a reference line.
+
+    ``gates`` maps a depth's label to (n, C) gates of the n images; ``reference`` maps
+    it to (C,) values drawn as a line (e.g. the mean over all test images). Within a
+    depth the channels are sorted by the reference, as in
     :func:`~sebook.charts.gate_profiles`. Used in "Learned channel weights".
     """
     images = as_array(images)
@@ -274,7 +296,8 @@ def image_gate_rows(
         or set(reference) != set(depths)
     ):
         raise ValueError(
-            "captions and every gates[depth] need one entry per image, and reference the same depths"
+            "captions and every gates[depth] need one entry per image, and reference "
+            "the same depths"
         )
     fig, axes = plt.subplots(
         n,

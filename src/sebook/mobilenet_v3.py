@@ -1,14 +1,16 @@
-"""MobileNetV3-Large: SE with a hard-sigmoid gate, sized from the expanded width, in 8 of its 15 blocks.
+"""MobileNetV3-Large: SE with a hard-sigmoid gate in 8 of its 15 blocks.
 
-Howard et al., *Searching for MobileNetV3* (ICCV 2019), Table 1; the layout is torchvision's
-``mobilenet_v3_large`` (5,483,032 parameters). Each block is MobileNetV2's inverted residual
-(expand 1x1 -> depthwise k x k -> project 1x1) with, where the search chose it, an SE block after the depthwise
-convolution, on the expanded width ``E``:
+The SE blocks are sized from the expanded width.
 
-- bottleneck width ``make_divisible(E // 4, 8)``: a quarter of the expanded width (not ``E / 16``), on a
-  multiple of 8, as hardware likes;
-- ReLU inside the bottleneck, and the hard sigmoid ``relu6(x + 3) / 6`` as the gate (cheap on mobile CPUs, no
-  exponential), where SE has the sigmoid.
+Howard et al., *Searching for MobileNetV3* (ICCV 2019), Table 1; the layout is
+torchvision's ``mobilenet_v3_large`` (5,483,032 parameters). Each block is MobileNetV2's
+inverted residual (expand 1x1 -> depthwise k x k -> project 1x1) with, where the search
+chose it, an SE block after the depthwise convolution, on the expanded width ``E``:
+
+- bottleneck width ``make_divisible(E // 4, 8)``: a quarter of the expanded width (not
+  ``E / 16``), on a multiple of 8, as hardware likes;
+- ReLU inside the bottleneck, and the hard sigmoid ``relu6(x + 3) / 6`` as the gate
+  (cheap on mobile CPUs, no exponential), where SE has the sigmoid.
 
 Explained in the chapter "SE's family".
 """
@@ -59,11 +61,17 @@ MOBILENET_V3_LARGE_BLOCKS = tuple(
         (160, 5, 960, 160, True, "hard_swish", 1),
     )
 )
-"""MobileNetV3-Large's 15 blocks (Howard et al., Table 1; torchvision's ``mobilenet_v3_large``)."""
+"""MobileNetV3-Large's 15 blocks (Howard et al., Table 1).
+
+As in torchvision's ``mobilenet_v3_large``.
+"""
 
 
 def mobilenet_v3_se(expanded: int) -> SEBlock:
-    """MobileNetV3's SE on ``expanded`` channels: bottleneck ``make_divisible(expanded // 4, 8)``, ReLU, hard sigmoid."""
+    """MobileNetV3's SE on ``expanded`` channels, with ReLU and a hard sigmoid.
+
+    The bottleneck is ``make_divisible(expanded // 4, 8)``.
+    """
     return SEBlock(
         expanded,
         rd_channels=make_divisible(expanded // 4, 8),
@@ -73,7 +81,10 @@ def mobilenet_v3_se(expanded: int) -> SEBlock:
 
 
 class InvertedResidual(nn.Module):
-    """``expand (1x1) -> depthwise (k x k) -> [SE] -> project (1x1)``, plus the input when shapes allow."""
+    """``expand (1x1) -> depthwise (k x k) -> [SE] -> project (1x1)``, plus the input.
+
+    The input is added when shapes allow.
+    """
 
     def __init__(self, cfg: MobileNetV3Block) -> None:
         super().__init__()
@@ -105,11 +116,12 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV3(nn.Module):
-    """MobileNetV3 in torchvision's layout: ``features`` -> ``avgpool`` -> ``classifier``.
+    """MobileNetV3 in torchvision's layout: ``features``, ``avgpool``, ``classifier``.
 
-    ``features``: a 3x3 stride-2 stem (Hardswish), the blocks of ``blocks``, a 1x1 convolution to six times the
-    last width (Hardswish); ``classifier``: Linear to ``last_channel``, Hardswish, Dropout, Linear. BatchNorm
-    uses ``eps=0.001, momentum=0.01`` as in torchvision.
+    ``features``: a 3x3 stride-2 stem (Hardswish), the blocks of ``blocks``, a 1x1
+    convolution to six times the last width (Hardswish); ``classifier``: Linear to
+    ``last_channel``, Hardswish, Dropout, Linear. BatchNorm uses
+    ``eps=0.001, momentum=0.01`` as in torchvision.
 
     Args:
         blocks: the block table (:data:`MOBILENET_V3_LARGE_BLOCKS`).
@@ -175,7 +187,10 @@ class MobileNetV3(nn.Module):
 
 
 def mobilenet_v3_large(*, num_classes: int = 1000, dropout: float = 0.2) -> MobileNetV3:
-    """MobileNetV3-Large (Howard et al. 2019): 5,483,032 parameters, as torchvision's ``mobilenet_v3_large``."""
+    """MobileNetV3-Large (Howard et al. 2019): 5,483,032 parameters.
+
+    As torchvision's ``mobilenet_v3_large``.
+    """
     return MobileNetV3(
         MOBILENET_V3_LARGE_BLOCKS,
         last_channel=1280,

@@ -1,10 +1,11 @@
-"""ImageNet-scale networks with SE: ResNet-50/101 and their SE versions, and EfficientNet-B0.
+"""ImageNet-scale networks with SE: ResNet-50/101, SE versions, EfficientNet-B0.
 
-Layouts follow torchvision's, so that parameter counts can be compared with published ones
-(torchvision's ``resnet50``: 25,557,032 parameters; ``resnet101``: 44,549,160; ``efficientnet_b0``: 5,288,548;
-timm's ``seresnet50``: 28,088,024). Every bottleneck is a :class:`sebook.blocks.ResidualUnit`, every
-EfficientNet block a :class:`sebook.blocks.MBConv`. Explained in the chapters "SE-ResNet", "MBConv" and "Costs";
-the small Fashion-MNIST nets are in :mod:`sebook.fashion_models`.
+Layouts follow torchvision's, so that parameter counts can be compared with published
+ones (torchvision's ``resnet50``: 25,557,032 parameters; ``resnet101``: 44,549,160;
+``efficientnet_b0``: 5,288,548; timm's ``seresnet50``: 28,088,024). Every bottleneck is
+a :class:`sebook.blocks.ResidualUnit`, every EfficientNet block a
+:class:`sebook.blocks.MBConv`. Explained in the chapters "SE-ResNet", "MBConv" and
+"Costs"; the small Fashion-MNIST nets are in :mod:`sebook.fashion_models`.
 """
 
 from __future__ import annotations
@@ -23,27 +24,33 @@ from .excitation import LayerSpec
 from .weight_maps import convert_state_dict
 
 RESNET_LAYERS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
-"""Bottleneck units per stage (conv2_x to conv5_x) of ResNet-50 and ResNet-101 (He et al. 2016, Table 1)."""
+"""Bottleneck units per stage (conv2_x to conv5_x) of ResNet-50 and ResNet-101.
+
+From He et al. 2016, Table 1.
+"""
 
 RESNET_WIDTHS = (64, 128, 256, 512)
 """Inner width of the bottlenecks in each stage; the output is four times as wide."""
 
 
 class ResNet(nn.Module):
-    """ResNet with bottleneck units in torchvision's layout, with an attention block in every unit.
+    """ResNet with bottleneck units in torchvision's layout, attention in every unit.
 
-    ``conv1 (7x7, stride 2) -> bn1 -> relu -> maxpool -> layer1..layer4 -> avgpool -> fc``; module names match
-    torchvision's at the top level. Explained in "SE-ResNet".
+    ``conv1 (7x7, stride 2) -> bn1 -> relu -> maxpool -> layer1..layer4 -> avgpool``
+    ``-> fc``; module names match torchvision's at the top level. Explained in
+    "SE-ResNet".
 
     Args:
         layers: units per stage, e.g. :data:`RESNET_LAYERS` ``[50]``.
         num_classes: outputs of the classifier.
         attention: ``"none"`` (plain ResNet), ``"se"``, ``"eca"`` or ``"cbam"``.
         reduction: SE's reduction ratio r.
-        integration: where SE sits in each unit, one of :data:`sebook.blocks.INTEGRATIONS`.
-        fused: fuse SE's recalibration with the residual addition (``torch.addcmul``); ``False`` gives the naive
-            two-pass form measured in "Costs".
-        stride_in_1x1: put each stage's stride on the first 1x1 convolution (the original Caffe layout).
+        integration: where SE sits in each unit, one of
+            :data:`sebook.blocks.INTEGRATIONS`.
+        fused: fuse SE's recalibration with the residual addition (``torch.addcmul``);
+            ``False`` gives the naive two-pass form measured in "Costs".
+        stride_in_1x1: put each stage's stride on the first 1x1 convolution (the
+            original Caffe layout).
     """
 
     def __init__(
@@ -64,7 +71,8 @@ class ResNet(nn.Module):
             or len(layers) != 4
         ):
             raise ValueError(
-                f"layers must be a sequence of 4 unit counts (one per stage), got {layers!r}"
+                "layers must be a sequence of 4 unit counts (one per stage), got "
+                f"{layers!r}"
             )
         layers = [checks.positive_int(f"layers[{i}]", n) for i, n in enumerate(layers)]
         num_classes = checks.positive_int("num_classes", num_classes)
@@ -109,14 +117,20 @@ class ResNet(nn.Module):
 
 
 def resnet50(*, num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
-    """ResNet-50 without attention: 25,557,032 parameters, as torchvision's ``resnet50``."""
+    """ResNet-50 without attention: 25,557,032 parameters.
+
+    As torchvision's ``resnet50``.
+    """
     return ResNet(
         RESNET_LAYERS[50], num_classes=num_classes, stride_in_1x1=stride_in_1x1
     )
 
 
 def resnet101(*, num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
-    """ResNet-101 without attention: 44,549,160 parameters, as torchvision's ``resnet101``."""
+    """ResNet-101 without attention: 44,549,160 parameters.
+
+    As torchvision's ``resnet101``.
+    """
     return ResNet(
         RESNET_LAYERS[101], num_classes=num_classes, stride_in_1x1=stride_in_1x1
     )
@@ -130,10 +144,11 @@ def se_resnet50(
     num_classes: int = 1000,
     stride_in_1x1: bool = False,
 ) -> ResNet:
-    """SE-ResNet-50 (Hu et al., Table 1): an SE block with FC biases in every bottleneck.
+    """SE-ResNet-50 (Hu et al., Table 1): SE with FC biases in every bottleneck.
 
-    With ``reduction=16``: 28,088,024 parameters, as timm's ``seresnet50``. ``integration`` picks one of the
-    paper's four positions; ``fused=False`` builds the naive recalibrate-then-add form (see "Costs").
+    With ``reduction=16``: 28,088,024 parameters, as timm's ``seresnet50``.
+    ``integration`` picks one of the paper's four positions; ``fused=False`` builds the
+    naive recalibrate-then-add form (see "Costs").
     """
     return ResNet(
         RESNET_LAYERS[50],
@@ -154,7 +169,10 @@ def se_resnet101(
     num_classes: int = 1000,
     stride_in_1x1: bool = False,
 ) -> ResNet:
-    """SE-ResNet-101: ResNet-101 with an SE block in every bottleneck (arguments as :func:`se_resnet50`)."""
+    """SE-ResNet-101: ResNet-101 with an SE block in every bottleneck.
+
+    Arguments as :func:`se_resnet50`.
+    """
     return ResNet(
         RESNET_LAYERS[101],
         num_classes=num_classes,
@@ -176,16 +194,22 @@ EFFICIENTNET_B0_STAGES = (
     (6, 5, 2, 112, 192, 4),
     (6, 3, 1, 192, 320, 1),
 )
-"""EfficientNet-B0's seven MBConv stages (Tan & Le 2019, Table 1; torchvision's ``efficientnet_b0``)."""
+"""EfficientNet-B0's seven MBConv stages (Tan & Le 2019, Table 1).
+
+As in torchvision's ``efficientnet_b0``.
+"""
 
 
 class EfficientNet(nn.Module):
-    """EfficientNet in torchvision's layout: ``features`` (stem, MBConv stages, head) -> ``avgpool`` -> ``classifier``.
+    """EfficientNet in torchvision's layout, stem, MBConv stages and head.
 
-    ``features[0]`` is the 3x3 stride-2 stem (``stem_channels``, BN, SiLU), ``features[1..n]`` the stages of
-    ``stages`` (rows as in :data:`EFFICIENTNET_B0_STAGES`), the last the 1x1 head convolution to
-    ``head_channels``. The stochastic-depth probability grows linearly from 0 to ``stochastic_depth_prob`` over
-    the blocks, as in torchvision. Explained in "MBConv".
+    ``features`` (stem, MBConv stages, head) -> ``avgpool`` -> ``classifier``.
+
+    ``features[0]`` is the 3x3 stride-2 stem (``stem_channels``, BN, SiLU),
+    ``features[1..n]`` the stages of ``stages`` (rows as in
+    :data:`EFFICIENTNET_B0_STAGES`), the last the 1x1 head convolution to
+    ``head_channels``. The stochastic-depth probability grows linearly from 0 to
+    ``stochastic_depth_prob`` over the blocks, as in torchvision. Explained in "MBConv".
 
     Args:
         stages: the stage table.
@@ -223,7 +247,8 @@ class EfficientNet(nn.Module):
         if not stages or any(len(row) != 6 for row in stages):
             raise ValueError(
                 "stages must be a non-empty sequence of rows "
-                "(expand_ratio, kernel_size, stride, in_channels, out_channels, repeats)"
+                "(expand_ratio, kernel_size, stride, in_channels, out_channels, "
+                "repeats)"
             )
         total = sum(checks.positive_int("repeats", row[5]) for row in stages)
         features: OrderedDict[str, nn.Module] = OrderedDict(
@@ -235,8 +260,8 @@ class EfficientNet(nn.Module):
         ):
             if stage_in != in_channels:
                 raise ValueError(
-                    f"stages[{s}] starts with in_channels={stage_in!r}, but the previous layer "
-                    f"gives {in_channels} channels"
+                    f"stages[{s}] starts with in_channels={stage_in!r}, but the "
+                    f"previous layer gives {in_channels} channels"
                 )
             blocks = []
             for j in range(repeats):
@@ -285,10 +310,13 @@ def efficientnet_b0(
     se_placement: str = "efficientnet",
     gate_layer: LayerSpec = "sigmoid",
 ) -> EfficientNet:
-    """EfficientNet-B0 (Tan & Le 2019): 5,288,548 parameters, as torchvision's ``efficientnet_b0``.
+    """EfficientNet-B0 (Tan & Le 2019): 5,288,548 parameters.
 
-    ``se_placement="after_project"`` moves SE after the projection, where the source notebook put it; ``gate_layer="hard_sigmoid"`` gives the
-    MobileNetV3-style gate (Howard et al. 2019).
+    As torchvision's ``efficientnet_b0``.
+
+    ``se_placement="after_project"`` moves SE after the projection, where the source
+    notebook put it; ``gate_layer="hard_sigmoid"`` gives the MobileNetV3-style gate
+    (Howard et al. 2019).
     """
     return EfficientNet(
         EFFICIENTNET_B0_STAGES,
@@ -305,7 +333,10 @@ TORCHVISION_ARCHS = {
     "resnet101": (resnet101, "resnet"),
     "efficientnet_b0": (efficientnet_b0, "efficientnet"),
 }
-"""Architectures :func:`from_torchvision` accepts: the book's builder and the key layout of each."""
+"""Architectures that :func:`from_torchvision` accepts.
+
+Each with the book's builder and its key layout.
+"""
 
 TIMM_ARCHS = {"seresnet50": (se_resnet50, "resnet")}
 """Architectures :func:`from_timm` accepts."""
@@ -331,10 +362,14 @@ def _from_layout(
 def from_torchvision(
     arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None
 ) -> nn.Module:
-    """The book's ``arch`` (``"resnet50"``, ``"resnet101"``, ``"efficientnet_b0"``) with torchvision's weights.
+    """The book's ``arch`` with torchvision's weights.
 
-    ``state_dict`` is a torchvision model's (e.g. ``torchvision.models.resnet50(weights="DEFAULT").state_dict()``);
-    names are mapped by :mod:`sebook.weight_maps`. Returns the model in eval mode, computing what torchvision's does.
+    ``arch`` is ``"resnet50"``, ``"resnet101"`` or ``"efficientnet_b0"``.
+
+    ``state_dict`` is a torchvision model's (e.g.
+    ``torchvision.models.resnet50(weights="DEFAULT").state_dict()``); names are mapped
+    by :mod:`sebook.weight_maps`. Returns the model in eval mode, computing what
+    torchvision's does.
     """
     return _from_layout(TORCHVISION_ARCHS, arch, state_dict, num_classes)
 
@@ -342,15 +377,19 @@ def from_torchvision(
 def from_timm(
     arch: str, state_dict: Mapping[str, torch.Tensor], *, num_classes: int | None = None
 ) -> nn.Module:
-    """The book's SE-ResNet-50 with the weights of timm's ``seresnet50`` (``arch="seresnet50"``).
+    """The book's SE-ResNet-50 with the weights of timm's ``seresnet50``.
 
-    timm's SE layers ``se.fc1``/``se.fc2`` are 1x1 convolutions with biases; they become the book's linear layers
-    (:mod:`sebook.weight_maps`). Returns the model in eval mode.
+    ``arch="seresnet50"``.
+
+    timm's SE layers ``se.fc1``/``se.fc2`` are 1x1 convolutions with biases; they become
+    the book's linear layers (:mod:`sebook.weight_maps`). Returns the model in eval
+    mode.
     """
     return _from_layout(TIMM_ARCHS, arch, state_dict, num_classes)
 
 
-# SE in today's networks (chapter "SE's family"), each in its own module, re-exported here
+# SE in today's networks (chapter "SE's family"), each in its own module, re-exported
+# here
 from .efficientnet_v2 import EfficientNetV2, efficientnet_v2_s  # noqa: E402
 from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large  # noqa: E402
 from .regnet import RegNet, regnet_y_400mf  # noqa: E402

@@ -1,8 +1,9 @@
 """Training recipes: the hyperparameters of a training run, as one structured record.
 
-A :class:`Recipe` is stored in every checkpoint's manifest entry (``recipe``), so a net can be retrained from its
-record alone. :data:`RECIPES` names the recipes the book uses; :func:`augment` is the data augmentation they name.
-Explained in "Learned channel weights".
+A :class:`Recipe` is stored in every checkpoint's manifest entry (``recipe``), so a net
+can be retrained from its record alone. :data:`RECIPES` names the recipes the book uses;
+:func:`augment` is the data augmentation they name. Explained in "Learned channel
+weights".
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ SCHEDULES = ("linear",)
 """Learning-rate schedules; ``"linear"`` falls from ``lr`` to 0 over all steps."""
 
 AUGMENTATIONS = ("none", "shift-flip")
-"""Augmentations; ``"shift-flip"`` shifts each image by up to 2 pixels each way and flips half of them."""
+"""Augmentations; ``"shift-flip"`` shifts each image and flips half of them.
+
+The shift is up to 2 pixels each way.
+"""
 
 LABELS = ("true", "shuffled")
-"""Training labels; ``"shuffled"`` is a fixed random permutation of them (a baseline that can learn no class)."""
+"""Training labels; ``"shuffled"`` is a fixed random permutation of them.
+
+The shuffled labels are a baseline that can learn no class.
+"""
 
 
 @dataclass(frozen=True)
@@ -33,13 +40,16 @@ class Recipe:
 
     Args:
         name: a short name, used in checkpoint file names.
-        epochs, batch_size, lr, weight_decay: AdamW's run; each epoch visits the training set in a new seeded order
-            in full batches (the remainder is skipped).
+        epochs, batch_size, lr, weight_decay: AdamW's run; each epoch visits the
+            training set in a new seeded order in full batches (the remainder is
+            skipped).
         schedule: one of :data:`SCHEDULES`.
         augment: one of :data:`AUGMENTATIONS`.
         labels: one of :data:`LABELS`.
-        train_subset: train on this many examples (a seeded choice), or ``None`` for all.
-        threads: torch threads during training (the thread count can change the last bits of a result).
+        train_subset: train on this many examples (a seeded choice), or ``None`` for
+            all.
+        threads: torch threads during training (the thread count can change the last
+            bits of a result).
     """
 
     name: str
@@ -59,7 +69,8 @@ class Recipe:
         checks.positive_int("epochs", self.epochs)
         if checks.positive_int("batch_size", self.batch_size) < 2:
             raise ValueError(
-                f"batch_size must be at least 2 (BatchNorm needs two examples), got {self.batch_size}"
+                "batch_size must be at least 2 (BatchNorm needs two examples), got "
+                f"{self.batch_size}"
             )
         object.__setattr__(self, "lr", checks.positive_number("lr", self.lr))
         if (
@@ -81,7 +92,8 @@ class Recipe:
             <= 60_000
         ):
             raise ValueError(
-                f"train_subset must be between 2 and 60000 (or None for all), got {self.train_subset!r}"
+                "train_subset must be between 2 and 60000 (or None for all), got "
+                f"{self.train_subset!r}"
             )
         checks.positive_int("threads", self.threads)
 
@@ -98,8 +110,8 @@ class Recipe:
         unknown = sorted(set(d) - set(known))
         if unknown:
             raise ValueError(
-                f"unknown Recipe key(s) {', '.join(map(repr, unknown))}; the known keys are "
-                f"{', '.join(map(repr, known))}"
+                f"unknown Recipe key(s) {', '.join(map(repr, unknown))}; the known "
+                f"keys are {', '.join(map(repr, known))}"
             )
         return cls(**d)
 
@@ -109,10 +121,16 @@ class Recipe:
 
 
 SHORT = Recipe("short")
-"""The first edition's recipe of 2 epochs without augmentation (the nets of chapters 08 to 10)."""
+"""The first edition's recipe of 2 epochs without augmentation.
+
+The nets of chapters 08 to 10.
+"""
 
 PLATEAU = Recipe("plateau", epochs=6, augment="shift-flip")
-"""The book's main recipe, 6 epochs with shifts and flips; test accuracy levels off as the learning rate decays."""
+"""The book's main recipe, 6 epochs with shifts and flips.
+
+Test accuracy levels off as the learning rate decays.
+"""
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -128,9 +146,12 @@ RECIPES: dict[str, Recipe] = {
 def augment(
     images: torch.Tensor, generator: torch.Generator, max_shift: int = 2
 ) -> torch.Tensor:
-    """Shift each (B, C, H, W) image by up to ``max_shift`` pixels each way (zero fill) and flip half of them.
+    """Shift each (B, C, H, W) image by up to ``max_shift`` pixels; flip half of them.
 
-    The shifts and flips are drawn from ``generator``, so a seeded run augments identically every time.
+    The shift is each way, with zero fill.
+
+    The shifts and flips are drawn from ``generator``, so a seeded run augments
+    identically every time.
     """
     b, _, h, w = images.shape
     shifts = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator)

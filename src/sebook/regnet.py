@@ -1,15 +1,20 @@
-"""RegNetY-400MF: a network from a design space, with SE in every block, sized from the block's *input* width.
+"""RegNetY-400MF: a network from a design space, with SE in every block.
 
-Radosavovic, Kosaraju, Girshick, He and Dollár, *Designing Network Design Spaces* (CVPR 2020). RegNetX is a
-family of residual networks whose widths grow by a quantized linear rule; RegNetY is RegNetX with an SE block in
-every residual unit (Sec. 5: "RegNetY ... adds the Squeeze-and-Excitation operation", which gives "good gains").
-The layout is torchvision's ``regnet_y_400mf`` (4,344,144 parameters). Each unit is
+SE is sized from the block's *input* width.
 
-    x -> 1x1 (w_b) -> 3x3 grouped (w_b, stride) -> SE -> 1x1 (w_out), plus the shortcut, then ReLU
+Radosavovic, Kosaraju, Girshick, He and Dollár, *Designing Network Design Spaces* (CVPR
+2020). RegNetX is a family of residual networks whose widths grow by a quantized linear
+rule; RegNetY is RegNetX with an SE block in every residual unit (Sec. 5: "RegNetY ...
+adds the Squeeze-and-Excitation operation", which gives "good gains"). The layout is
+torchvision's ``regnet_y_400mf`` (4,344,144 parameters). Each unit is
 
-with ``w_b = w_out`` (bottleneck ratio 1) and SE inside the branch, after the grouped convolution, on ``w_b``
-channels but with a bottleneck width of ``int(round(0.25 * w_in))``: a quarter of the unit's *input* width.
-Explained in the chapter "SE's family".
+    x -> 1x1 (w_b) -> 3x3 grouped (w_b, stride) -> SE -> 1x1 (w_out),
+    plus the shortcut, then ReLU
+
+with ``w_b = w_out`` (bottleneck ratio 1) and SE inside the branch, after the grouped
+convolution, on ``w_b`` channels but with a bottleneck width of
+``int(round(0.25 * w_in))``: a quarter of the unit's *input* width. Explained in the
+chapter "SE's family".
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ from .se import SEBlock
 
 
 class RegNetStage(NamedTuple):
-    """One stage of a RegNet: output width, number of units, and the channels per group of the 3x3 convolution."""
+    """One stage of a RegNet: output width, number of units, channels per group.
+
+    The channels per group are those of the 3x3 convolution.
+    """
 
     width: int
     depth: int
@@ -39,12 +47,15 @@ class RegNetStage(NamedTuple):
 def regnet_stages(
     depth: int, w_0: int, w_a: float, w_m: float, group_width: int
 ) -> tuple[RegNetStage, ...]:
-    """The stages of a RegNet from its design parameters (Radosavovic et al., Sec. 3.3, Eqs. 2-3).
+    """The stages of a RegNet from its design parameters.
 
-    Unit ``j`` gets the width ``u_j = w_0 + w_a j``; ``s_j = round(log(u_j / w_0) / log(w_m))`` quantizes it to
-    ``w_0 w_m^s_j``, rounded to a multiple of 8; consecutive units of one width form a stage. The group width is
-    then made compatible with the stage width, as torchvision does. Computed with torch's float32 arithmetic, as
-    in torchvision, so that the rounding agrees.
+    Radosavovic et al., Sec. 3.3, Eqs. 2-3.
+
+    Unit ``j`` gets the width ``u_j = w_0 + w_a j``;
+    ``s_j = round(log(u_j / w_0) / log(w_m))`` quantizes it to ``w_0 w_m^s_j``, rounded
+    to a multiple of 8; consecutive units of one width form a stage. The group width is
+    then made compatible with the stage width, as torchvision does. Computed with
+    torch's float32 arithmetic, as in torchvision, so that the rounding agrees.
     """
     depth = checks.positive_int("depth", depth)
     w_0 = checks.positive_int("w_0", w_0)
@@ -78,8 +89,10 @@ def regnet_stages(
 
 
 REGNET_Y_400MF = {"depth": 16, "w_0": 48, "w_a": 27.89, "w_m": 2.09, "group_width": 8}
-"""RegNetY-400MF's design parameters (torchvision's ``regnet_y_400mf``): stages of 48, 104, 208 and 440 channels
-with 1, 3, 6 and 6 units, 8 channels per group."""
+"""RegNetY-400MF's design parameters (torchvision's ``regnet_y_400mf``).
+
+Stages of 48, 104, 208 and 440 channels with 1, 3, 6 and 6 units, 8 channels per group.
+"""
 
 REGNET_SE_RATIO = 0.25
 """RegNetY's SE bottleneck width as a fraction of the unit's input width."""
@@ -92,10 +105,14 @@ def regnet_unit(
     group_width: int,
     se_ratio: float | None = REGNET_SE_RATIO,
 ) -> ResidualUnit:
-    """RegNet's residual bottleneck unit as a :class:`~sebook.blocks.ResidualUnit`, SE inside the branch.
+    """RegNet's residual bottleneck unit as a :class:`~sebook.blocks.ResidualUnit`.
 
-    ``branch = a (1x1, BN, ReLU) -> b (3x3, groups = w_out // group_width, stride, BN, ReLU) -> se -> c (1x1, BN)``;
-    the SE block has ``int(round(se_ratio * w_in))`` hidden units; ``se_ratio=None`` gives RegNetX's unit.
+    SE is inside the branch.
+
+    ``branch = a (1x1, BN, ReLU) -> b (3x3, stride, BN, ReLU) -> se -> c (1x1, BN)``,
+    with ``groups = w_out // group_width`` in ``b``;
+    the SE block has ``int(round(se_ratio * w_in))`` hidden units; ``se_ratio=None``
+    gives RegNetX's unit.
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         a=conv_bn(w_in, w_out, 1, act=nn.ReLU(inplace=True)),
@@ -128,11 +145,14 @@ def regnet_unit(
 
 
 class RegNet(nn.Module):
-    """RegNet in torchvision's layout: ``stem`` -> ``trunk_output`` (``block1`` ..) -> ``avgpool`` -> ``fc``.
+    """RegNet in torchvision's layout: ``stem``, ``trunk_output``, ``avgpool``, ``fc``.
+
+    ``stem`` -> ``trunk_output`` (``block1`` ..) -> ``avgpool`` -> ``fc``.
 
     Args:
         stages: from :func:`regnet_stages`.
-        se_ratio: SE's bottleneck width as a fraction of each unit's input width (RegNetY); ``None`` for RegNetX.
+        se_ratio: SE's bottleneck width as a fraction of each unit's input width
+            (RegNetY); ``None`` for RegNetX.
         stem_width: channels of the 3x3 stride-2 stem.
         num_classes: outputs of the classifier.
     """
@@ -148,7 +168,8 @@ class RegNet(nn.Module):
         super().__init__()
         if not stages or not all(isinstance(s, RegNetStage) for s in stages):
             raise TypeError(
-                "stages must be a non-empty tuple of RegNetStage rows (see regnet_stages)"
+                "stages must be a non-empty tuple of RegNetStage rows (see "
+                "regnet_stages)"
             )
         if se_ratio is not None:
             se_ratio = checks.positive_number("se_ratio", se_ratio)

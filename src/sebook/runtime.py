@@ -1,5 +1,8 @@
-"""One call at the top of every chapter (seeds, threads, deterministic algorithms, figure style), and running a model
-for inference without leaving it changed."""
+"""One call at the top of every chapter, and running a model for inference.
+
+The call sets seeds, threads, deterministic algorithms and the figure style; inference
+leaves the model unchanged.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ BOOK_THREADS = 2
 
 
 def setup(seed: int = 0, threads: int = BOOK_THREADS) -> None:
-    """Seed Python, NumPy and torch, fix the thread count, turn on deterministic algorithms, set the plot style."""
+    """Seed Python, NumPy and torch, fix the threads, use deterministic algorithms.
+
+    Also set the plot style.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     threads = checks.positive_int("threads", threads)
@@ -38,7 +44,10 @@ def setup(seed: int = 0, threads: int = BOOK_THREADS) -> None:
 
 @contextlib.contextmanager
 def inference(module: nn.Module) -> Iterator[nn.Module]:
-    """Within the ``with``: ``module`` in eval mode and no gradients; its train/eval mode is restored afterwards."""
+    """Within the ``with``: ``module`` in eval mode and no gradients.
+
+    Its train/eval mode is restored afterwards.
+    """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     was_training = module.training
@@ -53,7 +62,10 @@ def inference(module: nn.Module) -> Iterator[nn.Module]:
 def forward_in_batches(
     model: nn.Module, inputs: torch.Tensor, batch_size: int
 ) -> torch.Tensor:
-    """``model``'s outputs for ``inputs``, computed ``batch_size`` at a time under :func:`inference`, concatenated."""
+    """``model``'s outputs for ``inputs``, ``batch_size`` at a time, concatenated.
+
+    Computed under :func:`inference`.
+    """
     batch_size = checks.positive_int("batch_size", batch_size)
     if len(inputs) == 0:
         return torch.empty(0)

@@ -1,8 +1,9 @@
 """The Squeeze-and-Excitation block: squeeze, excitation and recalibration put together.
 
-Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018; TPAMI 2020), Fig. 1. Each step is its own module
-(:mod:`sebook.squeeze`, :mod:`sebook.excitation`, :mod:`sebook.recalibration`), explained in the chapter
-of the same name; the block is introduced in "Overview".
+Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018; TPAMI 2020), Fig. 1. Each step
+is its own module (:mod:`sebook.squeeze`, :mod:`sebook.excitation`,
+:mod:`sebook.recalibration`), explained in the chapter of the same name; the block is
+introduced in "Overview".
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from .squeeze import SQUEEZE_MODES, Squeeze
 
 
 class ChannelAttention(nn.Module):
-    """Base of SE, ECA and CBAM: ``gates = excitation(squeeze(x))``, then recalibration of ``x`` by the gates.
+    """Base of SE, ECA and CBAM: ``gates = excitation(squeeze(x))``, then recalibration.
 
-    Subclasses set ``channels``, ``squeeze`` and ``excitation``; :func:`sebook.gate_stats.capture_gates` hooks
-    ``excitation`` of every such block.
+    ``x`` is recalibrated by the gates.
+
+    Subclasses set ``channels``, ``squeeze`` and ``excitation``;
+    :func:`sebook.gate_stats.capture_gates` hooks ``excitation`` of every such block.
     """
 
     channels: int
@@ -37,7 +40,10 @@ class ChannelAttention(nn.Module):
     def forward(
         self, x: torch.Tensor, residual: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Recalibrate ``x``; with ``residual``, return ``residual + recalibrated x`` fused in one op."""
+        """Recalibrate ``x``; with ``residual``, add it in the same op.
+
+        Returns ``residual + recalibrated x`` fused in one op.
+        """
         gates = self.gates(x)
         return (
             recalibrate(x, gates)
@@ -47,13 +53,16 @@ class ChannelAttention(nn.Module):
 
 
 class SEBlock(ChannelAttention):
-    """Squeeze-and-Excitation: ``block(x) == x * block.excitation(block.squeeze(x)).view(B, C, 1, 1)``.
+    """Squeeze-and-Excitation, ``x`` scaled by gates from its own channel descriptor.
+
+    ``block(x) == x * block.excitation(block.squeeze(x)).view(B, C, 1, 1)``.
 
     Args:
         channels: C, the number of channels of the input.
         reduction: r, the reduction ratio of the bottleneck (the paper's default is 16).
         rd_channels: the bottleneck width, given directly (overrides ``reduction``).
-        rd_divisor: round the bottleneck width to a multiple of this (1: nearest integer, never 0).
+        rd_divisor: round the bottleneck width to a multiple of this (1: nearest
+            integer, never 0).
         squeeze: ``"avg"`` (the paper's), ``"max"`` or ``"avgmax"``.
         act_layer: nonlinearity inside the bottleneck (``"relu"`` in the paper).
         gate_layer: the gate (``"sigmoid"`` in the paper).

@@ -1,8 +1,10 @@
-"""Results over random seeds: summaries, differences from a baseline, the pooled noise level, ablation tables.
+"""Results over random seeds: summaries, differences, noise level, ablation tables.
 
-A trained variant is a handful of numbers, one per seed; these functions say how far two variants differ and
-whether that exceeds the seed-to-seed spread. Explained in "Ablations"; used in "The reduction ratio, measured"
-and "Successors".
+Differences are from a baseline; the noise level is pooled.
+
+A trained variant is a handful of numbers, one per seed; these functions say how far two
+variants differ and whether that exceeds the seed-to-seed spread. Explained in
+"Ablations"; used in "The reduction ratio, measured" and "Successors".
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Sequence
 
 
 def seed_statistics(values: Sequence[float]) -> dict[str, float]:
-    """Mean, sample standard deviation (divisor n - 1), min, max and count of one variant's results over seeds.
+    """Mean, sample std (divisor n - 1), min, max and count of one variant over seeds.
 
-    Used in "Ablations" and "Successors" to report ``mean ± std`` over the seeds of each trained variant.
+    Used in "Ablations" and "Successors" to report ``mean ± std`` over the seeds of
+    each trained variant.
     """
     if (
         isinstance(values, (str, bytes))
@@ -40,18 +43,21 @@ def seed_statistics(values: Sequence[float]) -> dict[str, float]:
 def compare_with_baseline(
     values: Sequence[float], baseline: Sequence[float]
 ) -> dict[str, float | bool]:
-    """How a variant's results over seeds differ from the baseline's, and whether that exceeds the seed spread.
+    """How a variant's results over seeds differ from the baseline's.
 
-    Returns the difference of the means, its standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)`` (Welch's), their
-    ratio, ``exceeds_spread`` (the difference is more than two standard errors) and ``ranges_overlap`` (some seed
-    of one lies within the other's range). With three seeds per variant these are rough guides, not tests;
-    "Ablations" explains how to read them.
+    And whether that exceeds the seed spread.
+
+    Returns the difference of the means, its standard error
+    ``sqrt(s_v^2 / n_v + s_b^2 / n_b)`` (Welch's), their ratio, ``exceeds_spread`` (the
+    difference is more than two standard errors) and ``ranges_overlap`` (some seed of
+    one lies within the other's range). With three seeds per variant these are rough
+    guides, not tests; "Ablations" explains how to read them.
     """
     v, b = seed_statistics(values), seed_statistics(baseline)
     if v["n"] < 2 or b["n"] < 2:
         raise ValueError(
-            f"values and baseline need at least 2 seeds each to estimate a spread; got {v['n']} and "
-            f"{b['n']}"
+            "values and baseline need at least 2 seeds each to estimate a spread; got "
+            f"{v['n']} and {b['n']}"
         )
     diff = v["mean"] - b["mean"]
     se = (v["std"] ** 2 / v["n"] + b["std"] ** 2 / b["n"]) ** 0.5
@@ -66,12 +72,15 @@ def compare_with_baseline(
 
 
 def pooled_seed_spread(results: dict[str, Sequence[float]]) -> dict[str, float]:
-    """The seed-to-seed standard deviation pooled over variants: one noise level estimated from all of them.
+    """The seed-to-seed standard deviation pooled over variants.
 
-    ``sqrt(sum_v sum_i (x_vi - mean_v)^2 / sum_v (n_v - 1))``: with two seeds per variant each variant alone says
-    little about the noise, but a dozen variants trained the same way say a lot, if the noise is alike for all.
-    Returns ``{"std", "dof", "variants"}`` (``dof``: the degrees of freedom, ``sum_v (n_v - 1)``). Explained in
-    "Ablations".
+    One noise level estimated from all of them.
+
+    ``sqrt(sum_v sum_i (x_vi - mean_v)^2 / sum_v (n_v - 1))``: with two seeds per
+    variant each variant alone says little about the noise, but a dozen variants trained
+    the same way say a lot, if the noise is alike for all. Returns
+    ``{"std", "dof", "variants"}`` (``dof``: the degrees of freedom,
+    ``sum_v (n_v - 1)``). Explained in "Ablations".
     """
     if not isinstance(results, dict) or not results:
         raise ValueError(
@@ -84,7 +93,8 @@ def pooled_seed_spread(results: dict[str, Sequence[float]]) -> dict[str, float]:
         dof += s["n"] - 1
     if dof == 0:
         raise ValueError(
-            "results need at least one variant with 2 or more seeds to estimate a spread"
+            "results need at least one variant with 2 or more seeds to estimate a "
+            "spread"
         )
     return {"std": (squares / dof) ** 0.5, "dof": dof, "variants": len(results)}
 
@@ -95,15 +105,20 @@ def ablation_rows(
     paper: dict[str, float] | None = None,
     spread: float | None = None,
 ) -> list[dict[str, object]]:
-    """One row per variant of an ablation: its mean over seeds, its difference from ``baseline`` and the paper's.
+    """One row per variant of an ablation: its mean and its differences.
 
-    ``results`` maps a label to accuracies over seeds (fractions or %); ``paper`` maps labels to the published top-1
-    *error* (%) of the same variant (labels without one get ``None``). Each row holds ``label``, ``mean``, ``std``,
-    ``n``, ``difference`` (mean minus the baseline's mean), ``standard_error`` of that difference, ``ratio``
-    (``|difference|`` / standard error), ``beyond_noise`` (ratio > 2), ``paper_error`` and ``paper_gain`` (the paper's
-    baseline error minus the variant's, so that a positive gain means better, as for the difference). With
-    ``spread`` (e.g. :func:`pooled_seed_spread`'s ``std``) the standard error is ``spread * sqrt(1/n + 1/n_b)``;
-    without it, each pair's own spreads (Welch's, as :func:`compare_with_baseline`). Explained in "Ablations".
+    The mean is over seeds; the differences are from ``baseline`` and the paper's.
+
+    ``results`` maps a label to accuracies over seeds (fractions or %); ``paper`` maps
+    labels to the published top-1 *error* (%) of the same variant (labels without one
+    get ``None``). Each row holds ``label``, ``mean``, ``std``, ``n``, ``difference``
+    (mean minus the baseline's mean), ``standard_error`` of that difference, ``ratio``
+    (``|difference|`` / standard error), ``beyond_noise`` (ratio > 2), ``paper_error``
+    and ``paper_gain`` (the paper's baseline error minus the variant's, so that a
+    positive gain means better, as for the difference). With ``spread`` (e.g.
+    :func:`pooled_seed_spread`'s ``std``) the standard error is
+    ``spread * sqrt(1/n + 1/n_b)``; without it, each pair's own spreads (Welch's, as
+    :func:`compare_with_baseline`). Explained in "Ablations".
     """
     if not isinstance(results, dict) or baseline not in results:
         names = (
@@ -161,9 +176,13 @@ def ablation_rows(
 def format_ablation_rows(
     rows: Sequence[dict[str, object]], scale: float = 100.0
 ) -> str:
-    """:func:`ablation_rows` as a fixed-width text table; accuracies are multiplied by ``scale`` (to %)."""
+    """:func:`ablation_rows` as a fixed-width text table.
+
+    Accuracies are multiplied by ``scale`` (to %).
+    """
     lines = [
-        f"{'variant':24s} {'mean':>6s} {'std':>5s}  {'diff':>6s} {'± 2 SE':>6s}  {'paper top-1 err':>15s}"
+        f"{'variant':24s} {'mean':>6s} {'std':>5s}  {'diff':>6s} {'± 2 SE':>6s}  "
+        f"{'paper top-1 err':>15s}"
     ]
     for row in rows:
         paper = "" if row["paper_error"] is None else f"{row['paper_error']:.2f}"
@@ -176,14 +195,17 @@ def format_ablation_rows(
             "" if row["standard_error"] == 0 else f"{row['difference'] * scale:+6.2f}"
         )
         lines.append(
-            f"{str(row['label']):24s} {row['mean'] * scale:6.2f} {row['std'] * scale:5.2f}  {diff:>6s} "
-            f"{noise:>6s}  {paper:>15s}"
+            f"{str(row['label']):24s} {row['mean'] * scale:6.2f} "
+            f"{row['std'] * scale:5.2f}  {diff:>6s} {noise:>6s}  {paper:>15s}"
         )
     return "\n".join(lines)
 
 
 def student_t_cdf(t: float, dof: float) -> float:
-    """P(T <= t) for Student's t distribution with ``dof`` degrees of freedom (real, > 0), by Simpson's rule."""
+    """P(T <= t) for Student's t distribution with ``dof`` degrees of freedom.
+
+    ``dof`` is real and > 0; computed by Simpson's rule.
+    """
     import math
 
     dof = float(dof)
@@ -195,7 +217,9 @@ def student_t_cdf(t: float, dof: float) -> float:
         - 0.5 * math.log(dof * math.pi)
     )
     x = abs(float(t))
-    steps = 2000  # even; the density is smooth, so this is exact to about 1e-10 for the values used here
+    # even; the density is smooth, so this is exact to about 1e-10 for the values
+    # used here
+    steps = 2000
     h = x / steps
     total = 0.0
     for i in range(steps + 1):
@@ -221,12 +245,16 @@ def student_t_quantile(p: float, dof: float) -> float:
 def welch_interval(
     values: Sequence[float], baseline: Sequence[float], level: float = 0.95
 ) -> dict[str, float]:
-    """Difference of means ``mean(values) - mean(baseline)`` with Welch's ``level`` confidence interval and p-value.
+    """Difference of means ``mean(values) - mean(baseline)``, with interval and p-value.
 
-    Welch's t: standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)``, degrees of freedom by the Welch-Satterthwaite
-    formula; the interval is ``difference ± t_(1 - (1 - level) / 2, dof) * standard_error`` and ``p`` is the
-    two-sided p-value of "no difference". Returns ``{"difference", "low", "high", "standard_error", "dof", "t",
-    "p", "n", "n_baseline"}``. Explained in "Learned channel weights".
+    Welch's ``level`` confidence interval and p-value.
+
+    Welch's t: standard error ``sqrt(s_v^2 / n_v + s_b^2 / n_b)``, degrees of freedom by
+    the Welch-Satterthwaite formula; the interval is
+    ``difference ± t_(1 - (1 - level) / 2, dof) * standard_error`` and ``p`` is the
+    two-sided p-value of "no difference". Returns a dict with the keys
+    ``"difference"``, ``"low"``, ``"high"``, ``"standard_error"``, ``"dof"``, ``"t"``,
+    ``"p"``, ``"n"`` and ``"n_baseline"``. Explained in "Learned channel weights".
     """
     v, b = seed_statistics(values), seed_statistics(baseline)
     if v["n"] < 2 or b["n"] < 2:
@@ -269,11 +297,14 @@ def welch_interval(
 def holm(
     p_values: dict[str, float], alpha: float = 0.05
 ) -> dict[str, dict[str, float | bool]]:
-    """Holm's step-down correction for several comparisons: adjusted p-values and which stay significant.
+    """Holm's step-down correction for several comparisons.
 
-    Sort the m p-values; the i-th smallest (from 0) is multiplied by ``m - i``, the products are made
-    non-decreasing and capped at 1. A comparison is significant at family-wise error ``alpha`` if its adjusted
-    p-value is at most ``alpha``. Returns ``{label: {"p", "adjusted", "significant"}}`` in the input's order.
+    Adjusted p-values and which stay significant.
+
+    Sort the m p-values; the i-th smallest (from 0) is multiplied by ``m - i``, the
+    products are made non-decreasing and capped at 1. A comparison is significant at
+    family-wise error ``alpha`` if its adjusted p-value is at most ``alpha``. Returns
+    ``{label: {"p", "adjusted", "significant"}}`` in the input's order.
     """
     if not isinstance(p_values, dict) or not p_values:
         raise ValueError("p_values must be a non-empty dict from labels to p-values")

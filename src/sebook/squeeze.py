@@ -1,8 +1,9 @@
 """Squeeze: one number per channel, from the whole feature map.
 
-Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018), Sec. 3.1. A convolution sees only its receptive
-field; the squeeze summarises every spatial position of a channel into a *channel descriptor*, so the
-excitation that follows can use global context. Explained in the chapter "Squeeze".
+Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018), Sec. 3.1. A convolution sees
+only its receptive field; the squeeze summarises every spatial position of a channel
+into a *channel descriptor*, so the excitation that follows can use global context.
+Explained in the chapter "Squeeze".
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ SQUEEZE_MODES = ("avg", "max", "avgmax")
 
 
 def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
-    """Mean over the spatial positions: (B, C, H, W) -> (B, C). The paper's squeeze (Eq. 2)."""
+    """Mean over the spatial positions: (B, C, H, W) -> (B, C).
+
+    The paper's squeeze (Eq. 2).
+    """
     return x.mean(dim=(2, 3))
 
 
@@ -35,7 +39,7 @@ _POOLS = {"avg": global_avg_pool, "max": global_max_pool, "avgmax": global_avgma
 
 
 class Squeeze(nn.Module):
-    """Global pooling that turns a (B, C, H, W) feature map into a (B, C) channel descriptor.
+    """Global pooling that turns a (B, C, H, W) map into a (B, C) channel descriptor.
 
     Args:
         mode: ``"avg"`` (the paper's choice), ``"max"`` or ``"avgmax"``.

@@ -1,7 +1,9 @@
-"""The book's figure style: small, sharp figures on white that read the same in the site's light and dark mode.
+"""The book's figure style: small, sharp figures on white.
 
-:func:`use_book_style` is applied by :func:`sebook.runtime.setup`; :func:`as_array` is the one conversion every figure
-module shares.
+They read the same in the site's light and dark mode.
+
+:func:`use_book_style` is applied by :func:`sebook.runtime.setup`; :func:`as_array` is
+the one conversion every figure module shares.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ BOOK_STYLE = {
     "image.cmap": "viridis",
     "svg.hashsalt": "sebook",
 }
-"""The book's rcParams, small, sharp figures on white that read the same in light and dark mode."""
+"""The book's rcParams, small, sharp figures on white.
+
+They read the same in light and dark mode.
+"""
 
 
 def use_book_style() -> None:

@@ -1,4 +1,6 @@
-"""Timing on a shared machine: interleaved rounds, round-by-round ratios, and where the timing was taken.
+"""Timing on a shared machine: interleaved rounds, ratios, and where it was taken.
+
+The ratios are round by round.
 
 Used by ``benchmarks/*.py`` and explained in "Costs".
 """
@@ -17,7 +19,10 @@ from . import checks
 
 
 def machine_info() -> dict[str, object]:
-    """Where a timing was taken: CPU model, logical CPUs, torch threads and version, load averages (Linux)."""
+    """Where a timing was taken: CPU model, logical CPUs, torch threads and version.
+
+    Also the load averages (Linux).
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -43,11 +48,14 @@ def machine_info() -> dict[str, object]:
 def interleaved_timings(
     candidates: dict[str, Callable[[], object]], repeats: int = 10, warmup: int = 1
 ) -> dict[str, list[float]]:
-    """Wall-clock seconds of each zero-argument callable, measured in interleaved rounds (A B C, B C A, ...).
+    """Wall-clock seconds of each zero-argument callable, in interleaved rounds.
 
-    Every round calls each candidate once, starting at a rotating position, so that slow phases of a shared
-    machine hit all candidates alike; compare them with :func:`median_ratios`. ``warmup`` rounds are run first
-    and discarded. Used by ``benchmarks/se_overhead.py`` and "Costs".
+    The rounds are A B C, B C A, ...
+
+    Every round calls each candidate once, starting at a rotating position, so that slow
+    phases of a shared machine hit all candidates alike; compare them with
+    :func:`median_ratios`. ``warmup`` rounds are run first and discarded. Used by
+    ``benchmarks/se_overhead.py`` and "Costs".
     """
     if not isinstance(candidates, dict) or not candidates:
         raise ValueError(
@@ -77,10 +85,13 @@ def interleaved_timings(
 def median_ratios(
     timings: dict[str, list[float]], baseline: str
 ) -> dict[str, dict[str, float]]:
-    """For each candidate, the round-by-round ratio of its time to ``baseline``'s: median and quartiles.
+    """For each candidate, the round-by-round ratio of its time to ``baseline``'s.
 
-    Ratios are taken within a round (same machine state) before the median, which makes them robust to a
-    noisy, shared machine. Returns ``{name: {"median", "q25", "q75", "median_seconds"}}``.
+    Median and quartiles.
+
+    Ratios are taken within a round (same machine state) before the median, which makes
+    them robust to a noisy, shared machine. Returns
+    ``{name: {"median", "q25", "q75", "median_seconds"}}``.
     """
     if baseline not in timings:
         raise ValueError(
@@ -91,7 +102,8 @@ def median_ratios(
     for name, values in timings.items():
         if len(values) != len(base) or not values:
             raise ValueError(
-                f"timings[{name!r}] has {len(values)} values; expected {len(base)} like the baseline"
+                f"timings[{name!r}] has {len(values)} values; expected {len(base)} "
+                "like the baseline"
             )
         ratios = sorted(v / b for v, b in zip(values, base))
         q = (
@@ -111,12 +123,16 @@ def median_ratios(
 def elementwise_overhead(
     ops: dict[str, dict[str, dict[str, float]]], blocks_per_stage: dict[str, int]
 ) -> dict[str, float]:
-    """Seconds that SE's squeeze and recalibration add to one forward pass, estimated from the steps timed alone.
+    """Seconds that SE's squeeze and recalibration add to one forward pass.
 
-    ``ops[stage][step]["median_seconds"]`` for the steps ``"add"``, ``"squeeze"``, ``"scale_then_add"`` and
-    ``"fused_scale_add"`` on each stage's feature map (one memory format of ``benchmarks/se_overhead.py``'s
-    ``"ops"``), and ``blocks_per_stage[stage]`` SE blocks per stage. Naive: Σ n·(squeeze + scale_then_add − add);
-    fused: Σ n·(squeeze + fused_scale_add − add). The excitation's FC layers are left out. Used in "Costs".
+    Estimated from the steps timed alone.
+
+    ``ops[stage][step]["median_seconds"]`` for the steps ``"add"``, ``"squeeze"``,
+    ``"scale_then_add"`` and ``"fused_scale_add"`` on each stage's feature map (one
+    memory format of ``benchmarks/se_overhead.py``'s ``"ops"``), and
+    ``blocks_per_stage[stage]`` SE blocks per stage. Naive: Σ n·(squeeze +
+    scale_then_add − add); fused: Σ n·(squeeze + fused_scale_add − add). The
+    excitation's FC layers are left out. Used in "Costs".
     """
     if (
         not isinstance(ops, dict)
@@ -124,7 +140,8 @@ def elementwise_overhead(
         or not blocks_per_stage
     ):
         raise TypeError(
-            "ops must be a dict {stage: {step: timing}} and blocks_per_stage a non-empty dict {stage: n}"
+            "ops must be a dict {stage: {step: timing}} and blocks_per_stage a "
+            "non-empty dict {stage: n}"
         )
     steps = ("add", "squeeze", "scale_then_add", "fused_scale_add")
     total = {"naive": 0.0, "fused": 0.0}
@@ -137,7 +154,8 @@ def elementwise_overhead(
         missing = [s for s in steps if s not in ops[stage]]
         if missing:
             raise ValueError(
-                f"ops[{stage!r}] must hold the steps {', '.join(steps)}; missing {', '.join(missing)}"
+                f"ops[{stage!r}] must hold the steps {', '.join(steps)}; missing "
+                f"{', '.join(missing)}"
             )
         t = {s: float(ops[stage][s]["median_seconds"]) for s in steps}
         total["naive"] += n * (t["squeeze"] + t["scale_then_add"] - t["add"])

@@ -1,11 +1,15 @@
-"""Training the small Fashion-MNIST networks, reproducibly: :func:`train`, :func:`evaluate` and ``python -m sebook.train``.
+"""Training the small Fashion-MNIST networks, reproducibly.
 
-Every run is a function of its arguments: the seed fixes the initial weights and a dedicated random generator fixes
-the order of the training examples; deterministic algorithms are switched on for the run, and the thread count is
-fixed (1 by default: these tiny convolutions run faster on one thread than on two that compete for a shared CPU,
-and the thread count can change the last bits of a result). The same command on the same kind of CPU gives the
-same weights, bit for bit. Explained in "Learned channel weights"; the committed checkpoints and the commands that
-made them are listed in ``checkpoints/manifest.json``.
+It provides :func:`train`, :func:`evaluate` and ``python -m sebook.train``.
+
+Every run is a function of its arguments: the seed fixes the initial weights and a
+dedicated random generator fixes the order of the training examples; deterministic
+algorithms are switched on for the run, and the thread count is fixed (1 by default:
+these tiny convolutions run faster on one thread than on two that compete for a shared
+CPU, and the thread count can change the last bits of a result). The same command on the
+same kind of CPU gives the same weights, bit for bit. Explained in "Learned channel
+weights"; the committed checkpoints and the commands that made them are listed in
+``checkpoints/manifest.json``.
 """
 
 from __future__ import annotations
@@ -36,15 +40,21 @@ from .runtime import forward_in_batches
 from .squeeze import SQUEEZE_MODES
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}"
-"""The progress bar shows no rates or times, so that its text is the same on every run."""
+"""The progress bar shows no rates or times, so its text is the same on every run."""
 
 PROGRESS_UPDATES = 10
-"""The bar is redrawn this many times per epoch, after fixed numbers of steps (never on a timer)."""
+"""The bar is redrawn this many times per epoch, after fixed numbers of steps.
+
+It is never redrawn on a timer.
+"""
 
 
 @contextlib.contextmanager
 def reproducible(threads: int | None) -> Iterator[None]:
-    """Within the ``with``: deterministic algorithms on and ``threads`` torch threads; both restored afterwards."""
+    """Within the ``with``: deterministic algorithms on and ``threads`` torch threads.
+
+    Both are restored afterwards.
+    """
     old_threads, old_deterministic = (
         torch.get_num_threads(),
         torch.are_deterministic_algorithms_enabled(),
@@ -54,8 +64,9 @@ def reproducible(threads: int | None) -> Iterator[None]:
         if threads is not None:
             torch.set_num_threads(checks.positive_int("threads", threads))
         torch.use_deterministic_algorithms(True)
-        # Filling every new tensor with NaN only guards against kernels that read uninitialised memory; the layers
-        # used here never do, and the filling costs a fifth of the training time.
+        # Filling every new tensor with NaN only guards against kernels that read
+        # uninitialised memory; the layers used here never do, and the filling costs a
+        # fifth of the training time.
         torch.utils.deterministic.fill_uninitialized_memory = False
         yield
     finally:
@@ -68,7 +79,10 @@ def reproducible(threads: int | None) -> Iterator[None]:
 def predict(
     model: nn.Module, images: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
-    """Logits (N, classes) of ``model`` in eval mode for (N, 1, 28, 28) ``images``, in order, batch by batch."""
+    """Logits (N, classes) of ``model`` in eval mode for (N, 1, 28, 28) ``images``.
+
+    In order, batch by batch.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     images = checks.feature_map(images, name="images")
@@ -79,11 +93,15 @@ def predict(
 def evaluate(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
 ) -> dict[str, Any]:
-    """Accuracy, mean cross-entropy and per-class accuracy of ``model`` on ``(images, labels)`` (fixed order)."""
+    """Accuracy, mean cross-entropy and per-class accuracy of ``model``.
+
+    On ``(images, labels)``, in a fixed order.
+    """
     logits = predict(model, images, batch_size)
     if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
         raise ValueError(
-            f"labels must be a tensor of shape ({len(images)},), got {getattr(labels, 'shape', labels)!r}"
+            f"labels must be a tensor of shape ({len(images)},), got "
+            f"{getattr(labels, 'shape', labels)!r}"
         )
     correct = logits.argmax(1) == labels
     per_class = [
@@ -109,15 +127,19 @@ def train(
     progress: bool = True,
     data_root: str | None = None,
 ) -> tuple[FashionNet, dict[str, Any]]:
-    """Train a :class:`~sebook.fashion_models.FashionNet` with ``recipe`` on ``dataset``; evaluate it on its test set.
+    """Train a :class:`~sebook.fashion_models.FashionNet` by ``recipe`` on ``dataset``.
 
-    ``seed`` fixes the initial weights, and a generator seeded with it fixes the training subset, the label
-    permutation (``recipe.labels == "shuffled"``), the order of the examples and the augmentation. ``progress``
-    shows a tqdm bar on stderr whose text does not depend on timing.
+    Then evaluate it on its test set.
 
-    Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``, ``test_loss``,
-    ``class_accuracy`` (test, per class), ``epoch_loss`` and ``epoch_accuracy`` (training, per epoch) and
-    ``epoch_test_accuracy`` (the test accuracy after each epoch: the learning curve).
+    ``seed`` fixes the initial weights, and a generator seeded with it fixes the
+    training subset, the label permutation (``recipe.labels == "shuffled"``), the order
+    of the examples and the augmentation. ``progress`` shows a tqdm bar on stderr whose
+    text does not depend on timing.
+
+    Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``,
+    ``test_loss``, ``class_accuracy`` (test, per class), ``epoch_loss`` and
+    ``epoch_accuracy`` (training, per epoch) and ``epoch_test_accuracy`` (the test
+    accuracy after each epoch: the learning curve).
     """
     from tqdm import tqdm
 
@@ -136,8 +158,8 @@ def train(
     test_images, test_labels = load_dataset(dataset, "test", data_root)
     if train_images.shape[1] != config.in_channels:
         raise ValueError(
-            f"{dataset} has {train_images.shape[1]}-channel images but config.in_channels is "
-            f"{config.in_channels}"
+            f"{dataset} has {train_images.shape[1]}-channel images but "
+            f"config.in_channels is {config.in_channels}"
         )
     with reproducible(recipe.threads):
         generator = torch.Generator().manual_seed(seed)
@@ -223,7 +245,10 @@ def train(
 
 
 RETRAIN_ENV = "SEBOOK_RETRAIN"
-"""Set this environment variable to 1 to make :func:`trained_model` (and so the chapters) retrain, not load."""
+"""Set this environment variable to 1 to make :func:`trained_model` retrain.
+
+The chapters then retrain too instead of loading.
+"""
 
 
 def trained_model(
@@ -235,13 +260,17 @@ def trained_model(
     retrain: bool | None = None,
     folder: str | None = None,
 ) -> tuple[FashionNet, dict[str, Any]]:
-    """The network ``config`` trained with ``seed`` by the named ``recipe`` on ``dataset``: loaded, or retrained.
+    """The network ``config`` trained with ``seed`` by ``recipe`` on ``dataset``.
 
-    By default the checkpoint :func:`sebook.checkpoints.checkpoint_path` is loaded (weights only). With
-    ``retrain=True``, or ``retrain=None`` and the environment variable ``SEBOOK_RETRAIN=1``, the network is trained
-    again with the recipe its manifest entry records (:data:`sebook.recipe.RECIPES` if it has none), without a
-    progress bar; on the same kind of CPU the weights are the same bit for bit. Returns ``(model in eval mode,
-    metadata)`` as :func:`sebook.checkpoints.load_checkpoint` does.
+    It is loaded, or retrained; ``recipe`` names a recipe.
+
+    By default the checkpoint :func:`sebook.checkpoints.checkpoint_path` is loaded
+    (weights only). With ``retrain=True``, or ``retrain=None`` and the environment
+    variable ``SEBOOK_RETRAIN=1``, the network is trained again with the recipe its
+    manifest entry records (:data:`sebook.recipe.RECIPES` if it has none), without a
+    progress bar; on the same kind of CPU the weights are the same bit for bit. Returns
+    ``(model in eval mode, metadata)`` as :func:`sebook.checkpoints.load_checkpoint`
+    does.
     """
     import os
 
@@ -267,7 +296,7 @@ def trained_model(
     }
 
 
-# --- the command line ------------------------------------------------------------------------------------------
+# --- the command line -----------------------------------------------------------------
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -306,11 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m sebook.train``."""
     parser = argparse.ArgumentParser(
         prog="python -m sebook.train",
-        description="Train a small network (sebook.fashion_models.FashionNet) on Fashion-MNIST or the cast testbed, "
-        "evaluate it on the test set, save a weights-only checkpoint and record it (config, dataset, "
-        "structured recipe, metrics) in the manifest beside it. Run it from the repository root.",
-        epilog="Example: python -m sebook.train --recipe plateau --attention se --rd-divisor 4 --seed 0 "
-        "--out checkpoints/fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt",
+        description=(
+            "Train a small network (sebook.fashion_models.FashionNet) on Fashion-MNIST "
+            "or the cast testbed, evaluate it on the test set, save a weights-only "
+            "checkpoint and record it (config, dataset, structured recipe, metrics) in "
+            "the manifest beside it. Run it from the repository root."
+        ),
+        epilog=(
+            "Example: python -m sebook.train --recipe plateau --attention se "
+            "--rd-divisor 4 --seed 0 --out "
+            "checkpoints/fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt"
+        ),
     )
     net = parser.add_argument_group("network (sebook.fashion_models.FashionNetConfig)")
     net.add_argument(
@@ -385,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--train-subset",
         type=_positive_int,
-        help="train on this many training examples (a seeded choice; default: all 60000)",
+        help=(
+            "train on this many training examples (a seeded choice; default: all 60000)"
+        ),
     )
     run.add_argument("--threads", type=_positive_int, help="torch threads")
     out = parser.add_argument_group("output")
@@ -424,7 +461,10 @@ OVERRIDES = (
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The canonical command for ``args``: every option that affects the weights spelled out, plus ``--out``."""
+    """The canonical command for ``args``, with ``--out``.
+
+    Every option that affects the weights is spelled out.
+    """
     parts = [
         "python",
         "-m",
@@ -490,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = Path(args.manifest) if args.manifest else out.parent / "manifest.json"
     if manifest.resolve().parent != out.resolve().parent:
         parser.error(
-            "argument --manifest: the manifest must be in the same folder as the checkpoint (--out)"
+            "argument --manifest: the manifest must be in the same folder as the "
+            "checkpoint (--out)"
         )
 
     start = time.perf_counter()
@@ -534,9 +575,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
     print(
-        f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test accuracy "
-        f"{metrics['test_accuracy']:.4f}, weakest class {FASHION_MNIST_CLASSES[worst]} "
-        f"{metrics['class_accuracy'][worst]:.3f}; {seconds:.1f} s; wrote {out} and {manifest}"
+        f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test "
+        f"accuracy {metrics['test_accuracy']:.4f}, weakest class "
+        f"{FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
+        f"{seconds:.1f} s; wrote {out} and {manifest}"
     )
     return 0
 

@@ -1,21 +1,28 @@
-"""Weights from elsewhere: key maps from torchvision's and timm's state-dict layouts to the book's networks.
+"""Weights from elsewhere: torchvision's and timm's state-dict keys for the book's nets.
 
-The book's networks have the same layers as torchvision's ``resnet50``, ``resnet101`` and ``efficientnet_b0``
-and timm's ``seresnet50``; only the names differ (the book groups a residual unit into ``branch``, ``shortcut``
-and ``attention``, and an MBConv block into named parts), and the SE layers are ``nn.Linear`` where those
-libraries use 1x1 convolutions. The maps:
+Key maps from their layouts to the book's networks.
 
-===============================================  ==========================================================
+The book's networks have the same layers as torchvision's ``resnet50``, ``resnet101``
+and ``efficientnet_b0`` and timm's ``seresnet50``; only the names differ (the book
+groups a residual unit into ``branch``, ``shortcut`` and ``attention``, and an MBConv
+block into named parts), and the SE layers are ``nn.Linear`` where those libraries use
+1x1 convolutions. The maps:
+
+===============================================  =======================================
 book                                             torchvision / timm
-===============================================  ==========================================================
+===============================================  =======================================
 ``layerN.M.branch.convK`` / ``.bnK``             ``layerN.M.convK`` / ``.bnK``
 ``layerN.M.shortcut.conv`` / ``.bn``             ``layerN.M.downsample.0`` / ``.1``
-``layerN.M.attention.excitation.fcK``            ``layerN.M.se.fcK`` (timm; weight ``(out, in, 1, 1)``)
+``layerN.M.attention.excitation.fcK``            ``layerN.M.se.fcK`` (timm;
+                                                 weight ``(out, in, 1, 1)``)
 ``features.stem.conv`` / ``.bn``                 ``features.0.0`` / ``features.0.1``
-``features.stageS.J.block.PART.conv`` / ``.bn``  ``features.S.J.block.I.0`` / ``.1`` (I: PART's position)
-``features.stageS.J.block.se.excitation.fcK``    ``features.S.J.block.I.fcK`` (weight ``(out, in, 1, 1)``)
-``features.head.conv`` / ``.bn``                 ``features.8.0`` / ``features.8.1`` (after the last stage)
-===============================================  ==========================================================
+``features.stageS.J.block.PART.conv`` / ``.bn``  ``features.S.J.block.I.0`` / ``.1``
+                                                 (I: PART's position)
+``features.stageS.J.block.se.excitation.fcK``    ``features.S.J.block.I.fcK``
+                                                 (weight ``(out, in, 1, 1)``)
+``features.head.conv`` / ``.bn``                 ``features.8.0`` / ``features.8.1``
+                                                 (after the last stage)
+===============================================  =======================================
 
 Every other name (``conv1``, ``bn1``, ``fc``, ``classifier.1``) is the same. Used by
 :func:`sebook.models.from_torchvision` and :func:`sebook.models.from_timm`.
@@ -45,7 +52,7 @@ def resnet_key(key: str) -> str:
 
 
 def efficientnet_keys(model: nn.Module) -> dict[str, str]:
-    """``{book key: torchvision key}`` for every entry of an EfficientNet's state dict."""
+    """``{book key: torchvision key}`` for every entry of an EfficientNet state dict."""
     features = model.features  # type: ignore[union-attr]
     names = list(features._modules)
     stage_index = {
@@ -78,7 +85,10 @@ def efficientnet_keys(model: nn.Module) -> dict[str, str]:
 
 
 def foreign_keys(model: nn.Module, layout: str) -> dict[str, str]:
-    """``{book key: foreign key}`` for ``model`` in ``layout`` (``"resnet"`` or ``"efficientnet"``)."""
+    """``{book key: foreign key}`` for ``model`` in ``layout``.
+
+    ``layout`` is ``"resnet"`` or ``"efficientnet"``.
+    """
     if layout == "efficientnet":
         return efficientnet_keys(model)
     return {key: resnet_key(key) for key in model.state_dict()}
@@ -90,9 +100,12 @@ def convert_state_dict(
     layout: str,
     name: str = "state_dict",
 ) -> dict[str, torch.Tensor]:
-    """``state_dict`` in a foreign ``layout``, renamed and reshaped for ``model`` (BN batch counters optional).
+    """``state_dict`` in a foreign ``layout``, renamed and reshaped for ``model``.
 
-    Raises ``ValueError`` naming the missing keys, the unexpected ones, or the first tensor of the wrong shape.
+    BN batch counters are optional.
+
+    Raises ``ValueError`` naming the missing keys, the unexpected ones, or the first
+    tensor of the wrong shape.
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(

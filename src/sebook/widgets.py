@@ -1,8 +1,9 @@
 """Widgets that work on the static website with no kernel, and live ones for Jupyter.
 
-The kernel-free form pre-renders one output per setting and links a slider to an ``ipywidgets.Stack`` with
-``jslink``: moving the slider only changes which child is shown, which the browser does by itself. The live
-form (:func:`live`) recomputes in the kernel and so only works in Jupyter.
+The kernel-free form pre-renders one output per setting and links a slider to an
+``ipywidgets.Stack`` with ``jslink``: moving the slider only changes which child is
+shown, which the browser does by itself. The live form (:func:`live`) recomputes in the
+kernel and so only works in Jupyter.
 """
 
 from __future__ import annotations
@@ -29,23 +30,31 @@ def figure_to_png(fig: Figure, dpi: int | None = None) -> bytes:
 
 
 def figure_widget(fig: Figure, alt: str, dpi: int | None = None) -> widgets.HTML:
-    """A pre-rendered figure as a widget: an ``<img>`` with alt text that any browser shows without a kernel."""
+    """A pre-rendered figure as a widget: an ``<img>`` with alt text.
+
+    Any browser shows it without a kernel.
+    """
     import base64
 
     data = base64.b64encode(figure_to_png(fig, dpi)).decode("ascii")
     alt = alt.replace('"', "&quot;")
     return widgets.HTML(
-        f'<img src="data:image/png;base64,{data}" alt="{alt}" style="max-width:100%;height:auto">'
+        f'<img src="data:image/png;base64,{data}" alt="{alt}" '
+        'style="max-width:100%;height:auto">'
     )
 
 
 def slider_stack(
     panels: Sequence[widgets.Widget], labels: Sequence[str], description: str
 ) -> widgets.VBox:
-    """A slider over ``labels`` that shows the matching panel; works on the static site (``jslink``)."""
+    """A slider over ``labels`` that shows the matching panel.
+
+    It works on the static site (``jslink``).
+    """
     if len(panels) != len(labels) or not panels:
         raise ValueError(
-            f"panels and labels must be non-empty and of equal length, got {len(panels)} and {len(labels)}"
+            "panels and labels must be non-empty and of equal length, got "
+            f"{len(panels)} and {len(labels)}"
         )
     slider = widgets.SelectionSlider(
         options=list(labels),
@@ -74,7 +83,10 @@ def figure_slider(
 
 
 def show(widget: widgets.Widget, summary: str) -> None:
-    """Display a widget with a short, stable text form (what nbval compares and what plain-text front ends show)."""
+    """Display a widget with a short, stable text form.
+
+    The text is what nbval compares and what plain-text front ends show.
+    """
     display(
         {
             WIDGET_MIME: {
@@ -91,9 +103,12 @@ def show(widget: widgets.Widget, summary: str) -> None:
 def live(
     function: Callable[..., None], summary: str, **controls: widgets.Widget
 ) -> widgets.VBox:
-    """A live widget: ``function(**values)`` re-runs in the kernel whenever a control moves (Jupyter only).
+    """A live widget: ``function(**values)`` re-runs whenever a control moves.
 
-    Nothing runs until a control moves, so executing the cell has no output of its own (nbval compares it).
+    It re-runs in the kernel (Jupyter only).
+
+    Nothing runs until a control moves, so executing the cell has no output of its own
+    (nbval compares it).
     """
     if not controls:
         raise ValueError(
