@@ -20,7 +20,8 @@ from sebook.checkpoints import (
 from sebook.data import FASHION_MNIST_SHA256
 from sebook.fashion_models import FashionNet, FashionNetConfig
 from sebook.recipe import SHORT, Recipe
-from sebook.train import command_line, evaluate, main, predict, reproducible, train
+from sebook.train import evaluate, main, predict, reproducible, train
+from sebook.train_cli import build_parser, command_line
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "checkpoints" / "manifest.json"
@@ -323,7 +324,7 @@ def test_cli_writes_checkpoint_and_manifest_and_its_command_reproduces_it(
 
 
 def test_command_line_is_canonical():
-    args = train_module.build_parser().parse_args(
+    args = build_parser().parse_args(
         ["--attention", "none", "--out", "c/none_s0.pt"]
     )
     assert command_line(args) == (

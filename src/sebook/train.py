@@ -1,28 +1,24 @@
 """Training the small Fashion-MNIST networks, reproducibly.
 
-It provides :func:`train`, :func:`evaluate` and ``python -m sebook.train``.
+It provides :func:`train`, :func:`evaluate`, :func:`trained_model` and
+``python -m sebook.train``.
 
 Every run is a function of its arguments: the seed fixes the initial weights and a
 dedicated random generator fixes the order of the training examples; deterministic
 algorithms are switched on for the run, and the thread count is fixed (1 by default:
 these tiny convolutions run faster on one thread than on two that compete for a shared
 CPU, and the thread count can change the last bits of a result). The same command on the
-same kind of CPU gives the same weights, bit for bit. Explained in "Learned channel
-weights"; the committed checkpoints and the commands that made them are listed in
-``checkpoints/manifest.json``.
+same kind of CPU gives the same weights, bit for bit. Explained in
+"Learned channel weights"; the committed checkpoints and the commands that made them are
+listed in ``checkpoints/manifest.json``; the command line is :mod:`sebook.train_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
-import platform
-import shlex
 import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -30,14 +26,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import checks
-from .attention import ATTENTION
-from .blocks import INTEGRATIONS
-from .data import DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, load_dataset
-from .excitation import GATES
-from .fashion_models import DEFAULT_WIDTHS, FashionNet, FashionNetConfig
-from .recipe import AUGMENTATIONS, LABELS, RECIPES, SHORT, Recipe, augment
+from .data import DATASETS, FASHION_MNIST_SHA256, load_dataset
+from .fashion_models import FashionNet, FashionNetConfig
+from .recipe import RECIPES, SHORT, Recipe, augment
 from .runtime import forward_in_batches
-from .squeeze import SQUEEZE_MODES
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}"
 """The progress bar shows no rates or times, so its text is the same on every run."""
@@ -296,291 +288,11 @@ def trained_model(
     }
 
 
-# --- the command line -----------------------------------------------------------------
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``, with a message that says so."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}, got {text!r}"
-            )
-        return value
-
-    return parse
-
-
-_positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number > 0, got {text!r}"
-        ) from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m sebook.train``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sebook.train",
-        description=(
-            "Train a small network (sebook.fashion_models.FashionNet) on Fashion-MNIST "
-            "or the cast testbed, evaluate it on the test set, save a weights-only "
-            "checkpoint and record it (config, dataset, structured recipe, metrics) in "
-            "the manifest beside it. Run it from the repository root."
-        ),
-        epilog=(
-            "Example: python -m sebook.train --recipe plateau --attention se "
-            "--rd-divisor 4 --seed 0 --out "
-            "checkpoints/fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt"
-        ),
-    )
-    net = parser.add_argument_group("network (sebook.fashion_models.FashionNetConfig)")
-    net.add_argument(
-        "--attention",
-        default="se",
-        choices=list(ATTENTION),
-        help="attention block (default: se)",
-    )
-    net.add_argument(
-        "--reduction",
-        type=_positive_float,
-        default=16.0,
-        help="reduction ratio r (default: 16)",
-    )
-    net.add_argument(
-        "--rd-divisor",
-        type=_positive_int,
-        default=1,
-        help="round bottleneck widths to a multiple of this (default: 1)",
-    )
-    net.add_argument(
-        "--squeeze",
-        default="avg",
-        choices=SQUEEZE_MODES,
-        help="SE's squeeze (default: avg)",
-    )
-    net.add_argument(
-        "--gate",
-        default="sigmoid",
-        choices=list(GATES),
-        help="SE's gate (default: sigmoid)",
-    )
-    net.add_argument(
-        "--integration",
-        default="standard",
-        choices=INTEGRATIONS,
-        help="where the block sits in each residual unit (default: standard)",
-    )
-    net.add_argument(
-        "--widths",
-        type=_positive_int,
-        nargs="+",
-        default=list(DEFAULT_WIDTHS),
-        help="channels per stage (default: 16 32 64)",
-    )
-    run = parser.add_argument_group(
-        "training (sebook.recipe.Recipe; options override the named recipe)"
-    )
-    run.add_argument(
-        "--dataset",
-        default="fashion-mnist",
-        choices=DATASETS,
-        help="default: fashion-mnist",
-    )
-    run.add_argument(
-        "--recipe",
-        default="short",
-        choices=list(RECIPES),
-        help="named recipe (default: short)",
-    )
-    run.add_argument(
-        "--seed",
-        type=_non_negative_int,
-        default=0,
-        help="seed of weights and data order (default: 0)",
-    )
-    run.add_argument("--epochs", type=_positive_int)
-    run.add_argument("--batch-size", type=_positive_int)
-    run.add_argument("--lr", type=_positive_float, help="peak learning rate")
-    run.add_argument("--augment", choices=AUGMENTATIONS)
-    run.add_argument("--labels", choices=LABELS)
-    run.add_argument(
-        "--train-subset",
-        type=_positive_int,
-        help=(
-            "train on this many training examples (a seeded choice; default: all 60000)"
-        ),
-    )
-    run.add_argument("--threads", type=_positive_int, help="torch threads")
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--out",
-        required=True,
-        help="checkpoint file to write (.pt), e.g. checkpoints/NAME.pt",
-    )
-    out.add_argument(
-        "--manifest",
-        default=None,
-        help="manifest to update (default: manifest.json beside --out)",
-    )
-    out.add_argument(
-        "--data-root",
-        default=None,
-        help="folder with the Fashion-MNIST files (default: searched, "
-        "see sebook.data.search_dirs)",
-    )
-    out.add_argument(
-        "--no-progress", action="store_true", help="do not show the progress bar"
-    )
-    return parser
-
-
-OVERRIDES = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "augment",
-    "labels",
-    "train_subset",
-    "threads",
-)
-"""Recipe fields that command-line options can override."""
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The canonical command for ``args``, with ``--out``.
-
-    Every option that affects the weights is spelled out.
-    """
-    parts = [
-        "python",
-        "-m",
-        "sebook.train",
-        "--attention",
-        args.attention,
-        "--reduction",
-        f"{args.reduction:g}",
-        "--rd-divisor",
-        str(args.rd_divisor),
-        "--squeeze",
-        args.squeeze,
-        "--gate",
-        args.gate,
-        "--integration",
-        args.integration,
-        "--widths",
-        *map(str, args.widths),
-        "--dataset",
-        args.dataset,
-        "--recipe",
-        args.recipe,
-        "--seed",
-        str(args.seed),
-    ]
-    for name in OVERRIDES:
-        if getattr(args, name) is not None:
-            parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-    parts += ["--out", args.out]
-    return shlex.join(parts)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m sebook.train`` (and the ``sebook-train`` script)."""
-    from .checkpoints import save_checkpoint, update_manifest
+    """Entry point of ``python -m sebook.train``: the command line of :mod:`sebook.train_cli`."""
+    from .train_cli import main as cli_main
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        in_channels = 3 if args.dataset == "cast-fashion-mnist" else 1
-        config = FashionNetConfig(
-            attention=args.attention,
-            reduction=args.reduction,
-            squeeze=args.squeeze,
-            gate=args.gate,
-            integration=args.integration,
-            widths=tuple(args.widths),
-            rd_divisor=args.rd_divisor,
-            in_channels=in_channels,
-        )
-        recipe = RECIPES[args.recipe].replace(
-            **{k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
-        )
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-    out = Path(args.out)
-    if out.suffix != ".pt":
-        parser.error(
-            f"argument --out: the checkpoint file must end in .pt, got {args.out!r}"
-        )
-    if not out.parent.is_dir():
-        parser.error(f"argument --out: folder {str(out.parent)!r} does not exist")
-    manifest = Path(args.manifest) if args.manifest else out.parent / "manifest.json"
-    if manifest.resolve().parent != out.resolve().parent:
-        parser.error(
-            "argument --manifest: the manifest must be in the same folder as the "
-            "checkpoint (--out)"
-        )
-
-    start = time.perf_counter()
-    model, metrics = train(
-        config,
-        args.seed,
-        recipe,
-        args.dataset,
-        progress=not args.no_progress,
-        data_root=args.data_root,
-    )
-    seconds = time.perf_counter() - start
-    save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
-    from . import __version__
-
-    update_manifest(
-        manifest,
-        out,
-        {
-            "command": command_line(args),
-            "dataset": args.dataset,
-            "recipe": recipe.to_dict(),
-            "config": config.to_dict(),
-            "seed": args.seed,
-            "metrics": {
-                k: metrics[k]
-                for k in (
-                    "test_accuracy",
-                    "test_loss",
-                    "epoch_loss",
-                    "epoch_test_accuracy",
-                )
-            },
-            "data_sha256": FASHION_MNIST_SHA256,
-            "train_seconds": round(seconds, 1),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "sebook": __version__,
-            "torch": str(torch.__version__),
-            "python": platform.python_version(),
-        },
-    )
-    worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
-    print(
-        f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test "
-        f"accuracy {metrics['test_accuracy']:.4f}, weakest class "
-        f"{FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
-        f"{seconds:.1f} s; wrote {out} and {manifest}"
-    )
-    return 0
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
