@@ -12,16 +12,8 @@ import pytest
 import torch
 
 from sebook import checkpoints
-from sebook.checkpoints import (
-    CheckpointError,
-    file_sha256,
-    load_checkpoint,
-    read_manifest,
-    save_checkpoint,
-    state_sha256,
-    update_manifest,
-    verify_manifest,
-)
+from sebook.checkpoints import CheckpointError, file_sha256, load_checkpoint, save_checkpoint, state_sha256
+from sebook.manifest import read_manifest, update_manifest, verify_manifest
 from sebook.data import DATASETS, FASHION_MNIST_SHA256, load_dataset
 from sebook.recipe import RECIPES, Recipe
 from sebook.train import evaluate, reproducible

@@ -11,12 +11,8 @@ import pytest
 import torch
 
 from sebook import train as train_module
-from sebook.checkpoints import (
-    file_sha256,
-    load_checkpoint,
-    read_manifest,
-    verify_manifest,
-)
+from sebook.checkpoints import file_sha256, load_checkpoint
+from sebook.manifest import read_manifest, verify_manifest
 from sebook.data import FASHION_MNIST_SHA256
 from sebook.fashion_models import FashionNet, FashionNetConfig
 from sebook.recipe import SHORT, Recipe

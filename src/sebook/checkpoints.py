@@ -1,20 +1,16 @@
-"""Trained Fashion-MNIST networks on disk: weights-only checkpoints and their manifest.
-
-The manifest lists the checkpoints.
+"""Trained Fashion-MNIST networks on disk: weights-only checkpoints.
 
 A checkpoint is one ``torch.save`` file holding plain data only: the state dict
 (tensors) and its metadata (format version, architecture, config, metrics, seed, data
 checksum, library and torch versions, and a SHA-256 of the weights). It is read back
 with ``torch.load(..., weights_only=True)`` only, which refuses any pickled object other
 than tensors and plain containers, so a tampered file cannot run code.
-``checkpoints/manifest.json`` lists every committed checkpoint with its SHA-256, its
-size and the exact command that produced it. Explained in "Learned channel weights".
+:mod:`sebook.manifest` lists every committed checkpoint. Explained in "Learned channel
+weights".
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -23,7 +19,7 @@ import platform
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +37,6 @@ FORMAT_VERSION = 1
 ARCHITECTURE = "FashionNet"
 """The only architecture stored so far (:class:`sebook.fashion_models.FashionNet`)."""
 
-MANIFEST_FORMAT = "sebook-checkpoint-manifest"
-"""The ``format`` field of ``manifest.json``."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -355,127 +349,3 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[FashionNet, dict[str,
     model.eval()
     payload["config"] = config
     return model, payload
-
-
-# --- the manifest ---------------------------------------------------------------------
-
-
-def read_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest as a dict; empty if absent.
-
-    The dict is ``{"format", "format_version", "checkpoints": {file name: entry}}``.
-    """
-    manifest_path = Path(manifest_path)
-    if not manifest_path.exists():
-        return {"format": MANIFEST_FORMAT, "format_version": 1, "checkpoints": {}}
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise CheckpointError(
-            f"{manifest_path} is not a readable JSON manifest: {error}"
-        ) from None
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != MANIFEST_FORMAT
-        or not isinstance(manifest.get("checkpoints"), dict)
-    ):
-        raise CheckpointError(
-            f"{manifest_path} is not a sebook checkpoint manifest "
-            f"(expected format {MANIFEST_FORMAT!r} and a 'checkpoints' object)"
-        )
-    return manifest
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """An exclusive lock on ``directory``.
-
-    It is a flock on the folder itself: no lock file is left behind.
-    """
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def update_manifest(
-    manifest_path: str | os.PathLike[str],
-    checkpoint_path: str | os.PathLike[str],
-    entry: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Add or replace the entry of ``checkpoint_path``; return the entry.
-
-    The checkpoint must sit beside the manifest.
-
-    The entry gets the file's current ``sha256`` and ``size``; the manifest is rewritten
-    atomically, under a lock so that concurrent training runs do not lose each other's
-    entries.
-    """
-    manifest_path, checkpoint_path = Path(manifest_path), Path(checkpoint_path)
-    if checkpoint_path.resolve().parent != manifest_path.resolve().parent:
-        raise ValueError(
-            f"the checkpoint {checkpoint_path} must be in the manifest's folder "
-            f"{manifest_path.parent}"
-        )
-    record = {
-        **dict(entry),
-        "sha256": file_sha256(checkpoint_path),
-        "size": checkpoint_path.stat().st_size,
-    }
-    with _locked(manifest_path.resolve().parent):
-        manifest = read_manifest(manifest_path)
-        manifest["checkpoints"][checkpoint_path.name] = record
-        manifest["checkpoints"] = dict(sorted(manifest["checkpoints"].items()))
-        fd, tmp = tempfile.mkstemp(
-            prefix=".manifest.", suffix=".tmp", dir=manifest_path.parent
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(manifest, f, indent=2)
-                f.write("\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, manifest_path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    return record
-
-
-def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Check every file the manifest lists against its recorded size and SHA-256.
-
-    Also checks that no ``.pt`` file beside it is unlisted. Returns the entries; raises
-    :class:`CheckpointError` listing every problem found.
-    """
-    manifest_path = Path(manifest_path)
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"manifest {manifest_path} not found")
-    entries = read_manifest(manifest_path)["checkpoints"]
-    folder = manifest_path.parent
-    problems = []
-    for name, entry in entries.items():
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{path}: listed but missing")
-        elif path.stat().st_size != entry.get("size"):
-            problems.append(
-                f"{path}: size {path.stat().st_size:,} bytes, the manifest says "
-                f"{entry.get('size')}"
-            )
-        elif file_sha256(path) != entry.get("sha256"):
-            problems.append(
-                f"{path}: SHA-256 {file_sha256(path)} differs from the manifest's "
-                f"{entry.get('sha256')}"
-            )
-    problems += [
-        f"{p}: not listed in {manifest_path}"
-        for p in sorted(folder.glob("*.pt"))
-        if p.name not in entries
-    ]
-    if problems:
-        raise CheckpointError(
-            f"{manifest_path} does not match the files:\n" + "\n".join(problems)
-        )
-    return entries

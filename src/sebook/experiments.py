@@ -32,7 +32,7 @@ def runs(
 
     Sorted by seed; ``recipe`` is a recipe's name.
 
-    ``entries`` is ``read_manifest(...)["checkpoints"]``. Raises if there is none,
+    ``entries`` is ``sebook.manifest.read_manifest(...)["checkpoints"]``. Raises if there is none,
     naming what was looked for.
     """
     if not isinstance(config, FashionNetConfig):

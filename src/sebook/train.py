@@ -266,7 +266,8 @@ def trained_model(
     """
     import os
 
-    from .checkpoints import checkpoint_path, load_checkpoint, read_manifest
+    from .checkpoints import checkpoint_path, load_checkpoint
+    from .manifest import read_manifest
 
     checks.one_of("recipe", recipe, RECIPES)
     path = checkpoint_path(config, seed, folder, recipe=recipe, dataset=dataset)

@@ -228,7 +228,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m sebook.train`` (and the ``sebook-train`` script)."""
-    from .checkpoints import save_checkpoint, update_manifest
+    from .checkpoints import save_checkpoint
+    from .manifest import update_manifest
 
     parser = build_parser()
     args = parser.parse_args(argv)
