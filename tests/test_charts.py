@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from sebook import charts, costs  # noqa: E402
+from sebook import charts, gate_charts  # noqa: E402
 
 CLASSES = [f"class {k}" for k in range(10)]
 
@@ -16,22 +16,6 @@ CLASSES = [f"class {k}" for k in range(10)]
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
-
-
-def test_gate_profiles_one_panel_per_depth():
-    means = {"SE 1": torch.rand(10, 4), "SE 2": torch.rand(10, 8)}
-    fig = charts.gate_profiles(means, CLASSES, "profiles")
-    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "SE 1"
-    assert len(fig.axes[0].lines) == 11  # ten classes and their mean
-    plt.close(fig)
-    fig = charts.gate_profiles(means, CLASSES, "one class", highlight=3)
-    labels = [line.get_label() for line in fig.axes[0].lines]
-    assert "class 3" in labels and "mean of classes" in labels
-    plt.close(fig)
-    with pytest.raises(ValueError, match="at least one depth"):
-        charts.gate_profiles({}, CLASSES, "x")
-    with pytest.raises(ValueError, match="must be \\(classes, C\\) with 10 classes"):
-        charts.gate_profiles({"SE 1": torch.rand(9, 4)}, CLASSES, "x")
 
 
 def test_accuracy_vs_parameters():
@@ -44,20 +28,6 @@ def test_accuracy_vs_parameters():
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one variant"):
         charts.accuracy_vs_parameters({}, "acc")
-
-
-def test_reduction_ratio_panel_and_gate_histogram():
-    table = {r: {c: costs.se_costs(c, r) for c in (16, 64)} for r in (1, 4)}
-    fig = charts.reduction_ratio_panel(table, 4, torch.full((16,), 0.5))
-    assert len(fig.axes) == 3 and "r = 4" in fig.axes[0].get_title()
-    plt.close(fig)
-    with pytest.raises(ValueError, match="r must be one of"):
-        charts.reduction_ratio_panel(table, 8, torch.full((16,), 0.5))
-    fig = charts.gate_histogram({"a": torch.rand(10, 4), "b": torch.rand(5)}, "gates")
-    assert fig.axes[0].get_xlim() == (0, 1)
-    plt.close(fig)
-    with pytest.raises(ValueError, match="gates"):
-        charts.gate_histogram({}, "nothing")
 
 
 def test_seed_dots_and_class_gate_bars():
@@ -84,7 +54,7 @@ def test_seed_dots_and_class_gate_bars():
         charts.seed_dots({"SE": [1.0]}, "t", baseline="ECA")
     with pytest.raises(ValueError, match="at least one"):
         charts.seed_dots({}, "t")
-    fig = charts.class_gate_bars(
+    fig = gate_charts.class_gate_bars(
         {"SE": torch.rand(8), "ECA": torch.rand(8)},
         {"SE": torch.rand(8), "ECA": torch.rand(8)},
         "Class 3",
@@ -95,4 +65,4 @@ def test_seed_dots_and_class_gate_bars():
     assert all(ax.get_ylabel() == "mean gate" for ax in fig.axes)
     plt.close(fig)
     with pytest.raises(ValueError, match="same"):
-        charts.class_gate_bars({"SE": torch.rand(8)}, {"ECA": torch.rand(8)}, "t")
+        gate_charts.class_gate_bars({"SE": torch.rand(8)}, {"ECA": torch.rand(8)}, "t")
