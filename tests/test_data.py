@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from sebook import data
-from sebook.data import (
+from sebook import archives, data
+from sebook.archives import (
     FASHION_MNIST_FILES,
     ChecksumError,
     DataError,
     download,
-    load_fashion_mnist,
     read_archive,
     search_dirs,
     verify_archive,
 )
+from sebook.data import load_fashion_mnist
 
 # The dataset's README (zalandoresearch/fashion-mnist, "Get the Data"): file, size in bytes, MD5
 PUBLISHED = {
@@ -33,25 +33,25 @@ PUBLISHED = {
 LABELS = "t10k-labels-idx1-ubyte.gz"
 IMAGES = "t10k-images-idx3-ubyte.gz"
 needs_debian = pytest.mark.skipif(
-    not (data.DEBIAN_DIR / LABELS).is_file(),
+    not (archives.DEBIAN_DIR / LABELS).is_file(),
     reason="Debian's dataset-fashion-mnist package is not installed",
 )
 
 
 def published_bytes(name: str) -> bytes:
     """The published file, rebuilt from any verified local copy (Debian's differs only in its gzip header)."""
-    local = data.find_archive(name)
+    local = archives.find_archive(name)
     raw = local.read_bytes()
     if verify_archive(raw, name) == "published":
         return raw
-    return data._gzip_header(FASHION_MNIST_FILES[name]) + raw[10:]
+    return archives._gzip_header(FASHION_MNIST_FILES[name]) + raw[10:]
 
 
 @pytest.fixture
 def no_local_copies(monkeypatch, tmp_path):
     """Hide every local copy: no $SEBOOK_DATA, no Debian folder, an empty cache under tmp_path."""
     monkeypatch.delenv("SEBOOK_DATA", raising=False)
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(archives, "DEBIAN_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path / "cache" / "sebook" / "fashion-mnist"
 
@@ -115,7 +115,7 @@ def test_checksum_table_matches_the_published_readme():
             md5,
         )
     assert (
-        data.FASHION_MNIST_URL
+        archives.FASHION_MNIST_URL
         == "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
     )
 
@@ -123,7 +123,7 @@ def test_checksum_table_matches_the_published_readme():
 @needs_debian
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_debian_copy_is_the_published_file_rewrapped(name):
-    raw = (data.DEBIAN_DIR / name).read_bytes()
+    raw = (archives.DEBIAN_DIR / name).read_bytes()
     assert verify_archive(raw, name) == "rewrapped"
     rebuilt = published_bytes(name)
     info = FASHION_MNIST_FILES[name]
@@ -223,7 +223,7 @@ def test_search_order(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert search_dirs() == [
         tmp_path / "env",
-        data.DEBIAN_DIR,
+        archives.DEBIAN_DIR,
         tmp_path / "xdg" / "sebook" / "fashion-mnist",
     ]
     assert search_dirs(tmp_path / "mine") == [tmp_path / "mine"]
@@ -243,7 +243,7 @@ def test_root_and_environment_folders_are_used(monkeypatch, tmp_path):
         from_root[1], expected[1]
     )
     monkeypatch.setenv("SEBOOK_DATA", str(tmp_path / "env"))
-    assert data.find_archive(LABELS) == tmp_path / "env" / LABELS
+    assert archives.find_archive(LABELS) == tmp_path / "env" / LABELS
     assert torch.equal(load_fashion_mnist("test")[1], expected[1])
 
 
@@ -311,7 +311,7 @@ def test_load_downloads_into_the_cache_when_nothing_is_local(
     images, labels = load_fashion_mnist("test", base_url=base + "good/")
     assert sorted(p.name for p in no_local_copies.iterdir()) == sorted([LABELS, IMAGES])
     expected = load_fashion_mnist(
-        "test", root=data.DEBIAN_DIR if (data.DEBIAN_DIR / LABELS).exists() else None
+        "test", root=archives.DEBIAN_DIR if (archives.DEBIAN_DIR / LABELS).exists() else None
     )
     assert torch.equal(labels, expected[1]) and torch.equal(images, expected[0])
 
@@ -331,7 +331,7 @@ def test_unwritable_cache_gives_a_clear_message(server, monkeypatch, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file, not a folder")
     monkeypatch.delenv("SEBOOK_DATA", raising=False)
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(archives, "DEBIAN_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     base, _ = server
     with pytest.raises(
@@ -365,7 +365,7 @@ def test_full_disk_gives_a_clear_message_and_leaves_nothing(
 
     real_fdopen = os.fdopen
     monkeypatch.setattr(
-        data.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode))
+        archives.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode))
     )
     base, _ = server
     with pytest.raises(
@@ -400,7 +400,7 @@ def test_idx_header_is_checked(tmp_path):
     info = FASHION_MNIST_FILES[LABELS]
     bad = struct.pack(">II", 0x801, 9_999) + bytes(9_999)
     with pytest.raises(DataError, match="not an IDX labels file"):
-        data._parse_idx(bad, info, tmp_path / LABELS)
+        archives._parse_idx(bad, info, tmp_path / LABELS)
 
 
 def test_photo_is_unchanged():

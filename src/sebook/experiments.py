@@ -32,8 +32,8 @@ def runs(
 
     Sorted by seed; ``recipe`` is a recipe's name.
 
-    ``entries`` is ``sebook.manifest.read_manifest(...)["checkpoints"]``. Raises if there is none,
-    naming what was looked for.
+    ``entries`` is ``sebook.manifest.read_manifest(...)["checkpoints"]``. Raises if
+    there is none, naming what was looked for.
     """
     if not isinstance(config, FashionNetConfig):
         raise TypeError(

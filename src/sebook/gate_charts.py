@@ -1,8 +1,8 @@
-"""Charts of gates: per class and depth, their histograms, and the gates and costs per ratio.
+"""Charts of gates: per class and depth, histograms, and gates and costs per ratio.
 
 Every function returns a ``matplotlib.figure.Figure`` with a title and labelled axes
-(with units); the chapters add alt text or a caption. The layout of the class profiles is
-that of the SENet paper's Fig. 6.
+(with units); the chapters add alt text or a caption. The class profiles have the
+layout of the SENet paper's Fig. 6.
 """
 
 from __future__ import annotations

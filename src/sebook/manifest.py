@@ -1,10 +1,10 @@
 """The manifest of the committed checkpoints: one JSON file that lists every net.
 
-``checkpoints/manifest.json`` records, for each checkpoint file, its SHA-256 and size, its
-data set and structured training recipe, config, seed, metrics, the exact command that
-wrote it and where it was trained. :func:`update_manifest` adds an entry atomically under
-a lock (two trainings may finish at once); :func:`verify_manifest` checks every file
-against it. Explained in "Learned channel weights".
+``checkpoints/manifest.json`` records, for each checkpoint file, its SHA-256 and size,
+its data set and structured training recipe, config, seed, metrics, the exact command
+that wrote it and where it was trained. :func:`update_manifest` adds an entry atomically
+under a lock (two trainings may finish at once); :func:`verify_manifest` checks every
+file against it. Explained in "Learned channel weights".
 """
 
 from __future__ import annotations

@@ -290,7 +290,7 @@ def trained_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m sebook.train``: the command line of :mod:`sebook.train_cli`."""
+    """Entry point of ``python -m sebook.train`` (see :mod:`sebook.train_cli`)."""
     from .train_cli import main as cli_main
 
     return cli_main(argv)

@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-root",
         default=None,
         help="folder with the Fashion-MNIST files (default: searched, "
-        "see sebook.data.search_dirs)",
+        "see sebook.archives.search_dirs)",
     )
     out.add_argument(
         "--no-progress", action="store_true", help="do not show the progress bar"
