@@ -75,6 +75,8 @@ def jobs() -> list[tuple[str, list[str]]]:
     for seed in FAMILY_SEEDS:
         for attention in ("ge", "gc", "grn"):
             add("cast-fashion-mnist", "plateau", seed, attention)
+    for seed in FAMILY_SEEDS:
+        add("cast-fashion-mnist", "plateau", seed, "eca")
     return out
 
 
