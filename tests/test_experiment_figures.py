@@ -5,7 +5,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from sebook import experiment_figures as ef  # noqa: E402
@@ -39,15 +38,6 @@ def test_forest_plot():
     )
     labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
     assert labels == {"x", "y"} and fits(fig)
-
-
-def test_colour_images_and_captions():
-    fig = ef.colour_images(torch.rand(4, 3, 8, 8), ["a", "b", "c", "d"], "t", ncols=3)
-    assert fits(fig)
-    with pytest.raises(
-        ValueError, match="captions must have one entry per image: expected 4, got 1"
-    ):
-        ef.colour_images(torch.rand(4, 3, 8, 8), ["a"], "t")
 
 
 def test_gate_heatmaps():

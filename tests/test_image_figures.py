@@ -69,3 +69,9 @@ def test_image_gate_rows_and_labelled_images():
     plt.close(fig)
     with pytest.raises(ValueError, match="one entry per image"):
         image_figures.labelled_images(images, ["a"], "images")
+
+
+def test_labelled_images_draws_colour_images_too():
+    fig = image_figures.labelled_images(torch.rand(4, 3, 8, 8), list("abcd"), "t", ncols=3)
+    assert fig.axes[0].images[0].get_array().shape == (8, 8, 3)
+    plt.close(fig)

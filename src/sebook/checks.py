@@ -13,7 +13,9 @@ The tensor checks (:func:`feature_map`, :func:`channel_vector`, :func:`gates_fit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+
+from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
 
 import torch
@@ -128,3 +130,20 @@ def same_shape(
             f"{tuple(residual.shape)}"
         )
     return residual  # type: ignore[return-value]
+
+
+def known_fields(name: str, d: object, cls: type) -> dict:
+    """Return ``d`` as a dict if it is a mapping whose keys are fields of dataclass ``cls``.
+
+    Raises naming ``name``, the unknown keys and the known ones.
+    """
+    if not isinstance(d, Mapping):
+        raise TypeError(f"{name} must be a mapping (dict), got {type(d).__name__}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown {cls.__name__} key(s) {', '.join(map(repr, unknown))}; "
+            f"the known keys are {', '.join(map(repr, known))}"
+        )
+    return dict(d)

@@ -1,6 +1,6 @@
-"""Figures of the training experiments: learning curves, differences, the cast testbed.
+"""Figures of the training experiments: learning curves, differences, gates by group.
 
-The differences come with intervals; the cast testbed figures include gates.
+The differences come with their confidence intervals.
 
 Every function returns a ``matplotlib.figure.Figure`` at most 8.5 inches (680 pixels at
 the book's 80 dpi) wide, so it is shown at its natural size in the site's column; the
@@ -88,39 +88,6 @@ def forest_plot(
     ax.set(title=title, xlabel=xlabel, yticks=y, ylim=(y.min() - 0.7, y.max() + 0.7))
     ax.set_yticklabels(labels)
     ax.grid(True, axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def colour_images(
-    images: torch.Tensor | np.ndarray,
-    captions: Sequence[str],
-    title: str,
-    ncols: int = 6,
-) -> Figure:
-    """Small (N, 3, H, W) images clipped to [0, 1], each with its caption underneath.
-
-    Red, green and blue are clipped separately.
-    """
-    images = np.clip(as_array(images).transpose(0, 2, 3, 1), 0, 1)
-    if len(captions) != len(images):
-        raise ValueError(
-            f"captions must have one entry per image: expected {len(images)}, got "
-            f"{len(captions)}"
-        )
-    nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(1.3 * ncols, 1.55 * nrows + 0.4), squeeze=False
-    )
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= len(images):
-            ax.axis("off")
-            continue
-        ax.imshow(images[i], interpolation="nearest")
-        ax.set_xlabel(captions[i], fontsize=9)
-    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -105,16 +105,7 @@ class FashionNetConfig:
 
         Unknown keys are an error; missing ones take defaults.
         """
-        if not isinstance(d, Mapping):
-            raise TypeError(f"config must be a mapping (dict), got {type(d).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise ValueError(
-                f"unknown FashionNetConfig key(s) {', '.join(map(repr, unknown))}; "
-                f"the known keys are {', '.join(map(repr, known))}"
-            )
-        values = dict(d)
+        values = checks.known_fields("config", d, cls)
         if "widths" in values and isinstance(values["widths"], list):
             values["widths"] = tuple(values["widths"])
         return cls(**values)

@@ -240,14 +240,16 @@ def labelled_images(
     title: str,
     ncols: int = 5,
 ) -> Figure:
-    """Small grey-scale images (N, 1, H, W) or (N, H, W) in [0, 1], each with a caption.
+    """Small images in [0, 1], each with its caption underneath.
 
-    The caption is underneath.
-
-    Dark is ink, as in the dataset's own previews. Used in "Learned channel weights".
+    Grey-scale images, (N, 1, H, W) or (N, H, W), are drawn with dark as ink, as in
+    Fashion-MNIST's own previews; colour images, (N, 3, H, W), in red, green and blue.
+    Used in "Learned channel weights".
     """
     images = as_array(images)
-    if images.ndim == 4:
+    if images.ndim == 4 and images.shape[1] == 3:
+        images = np.clip(images.transpose(0, 2, 3, 1), 0, 1)
+    elif images.ndim == 4:
         images = images[:, 0]
     if len(captions) != len(images):
         raise ValueError(
@@ -264,7 +266,10 @@ def labelled_images(
         if i >= len(images):
             ax.axis("off")
             continue
-        ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
+        if images.ndim == 4:
+            ax.imshow(images[i], interpolation="nearest")
+        else:
+            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
         ax.set_xlabel(captions[i], fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

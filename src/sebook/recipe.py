@@ -104,16 +104,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Recipe:
         """Rebuild a recipe from :meth:`to_dict`'s output; unknown keys are an error."""
-        if not isinstance(d, Mapping):
-            raise TypeError(f"recipe must be a mapping (dict), got {type(d).__name__}")
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise ValueError(
-                f"unknown Recipe key(s) {', '.join(map(repr, unknown))}; the known "
-                f"keys are {', '.join(map(repr, known))}"
-            )
-        return cls(**d)
+        return cls(**checks.known_fields("recipe", d, cls))
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with some fields changed (checked again)."""
