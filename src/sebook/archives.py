@@ -140,7 +140,7 @@ def cache_dir() -> Path:
 
 
 def search_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The folders :func:`load_fashion_mnist` looks in, in order.
+    """The folders :func:`sebook.data.load_fashion_mnist` looks in, in order.
 
     With ``root``: that folder only (missing files are downloaded into it). Otherwise
     ``$SEBOOK_DATA`` (if set), Debian's :data:`DEBIAN_DIR`, then :func:`cache_dir`

@@ -133,7 +133,7 @@ def same_shape(
 
 
 def known_fields(name: str, d: object, cls: type) -> dict:
-    """Return ``d`` as a dict if it is a mapping whose keys are fields of dataclass ``cls``.
+    """Return ``d`` as a dict if its keys are all fields of the dataclass ``cls``.
 
     Raises naming ``name``, the unknown keys and the known ones.
     """

@@ -290,7 +290,7 @@ def image_gate_rows(
     ``gates`` maps a depth's label to (n, C) gates of the n images; ``reference`` maps
     it to (C,) values drawn as a line (e.g. the mean over all test images). Within a
     depth the channels are sorted by the reference, as in
-    :func:`~sebook.charts.gate_profiles`. Used in "Learned channel weights".
+    :func:`~sebook.gate_charts.gate_profiles`. Used in "Learned channel weights".
     """
     images = as_array(images)
     depths = list(gates)

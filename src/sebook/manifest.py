@@ -111,7 +111,7 @@ def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str
     """Check every file the manifest lists against its recorded size and SHA-256.
 
     Also checks that no ``.pt`` file beside it is unlisted. Returns the entries; raises
-    :class:`CheckpointError` listing every problem found.
+    :class:`~sebook.checkpoints.CheckpointError` listing every problem found.
     """
     manifest_path = Path(manifest_path)
     if not manifest_path.is_file():
