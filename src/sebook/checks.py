@@ -147,3 +147,21 @@ def known_fields(name: str, d: object, cls: type) -> dict:
             f"the known keys are {', '.join(map(repr, known))}"
         )
     return dict(d)
+
+
+def label_vector(labels: object, n: int, per: str) -> torch.Tensor:
+    """Check that ``labels`` is a 1-D tensor of ``n`` labels, one per ``per``."""
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.dim() != 1
+        or labels.shape[0] != n
+    ):
+        shape = (
+            tuple(labels.shape)
+            if isinstance(labels, torch.Tensor)
+            else type(labels).__name__
+        )
+        raise ValueError(
+            f"labels must be a 1-D tensor with one label per {per} ({n}), got {shape}"
+        )
+    return labels

@@ -24,6 +24,27 @@ from . import checks
 from .blocks import MBConv, StochasticDepth, conv_bn
 
 
+def init_efficientnet(model: nn.Module, bn_eps: float | None = None) -> None:
+    """Torchvision's initialisation of EfficientNets, in place.
+
+    Convolutions Kaiming-normal (fan out), BatchNorm scale 1 and shift 0 (and ``bn_eps``
+    if given, EfficientNetV2's 1e-3), the classifier ``model.classifier[1]``
+    uniform in +-1/sqrt(classes) with zero bias.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            if bn_eps is not None:
+                m.eps = bn_eps
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    linear = model.classifier[1]
+    bound = 1.0 / math.sqrt(linear.out_features)
+    nn.init.uniform_(linear.weight, -bound, bound)
+    nn.init.zeros_(linear.bias)
+
+
 class EfficientNetV2Stage(NamedTuple):
     """One row of EfficientNetV2's table."""
 
@@ -187,17 +208,7 @@ class EfficientNetV2(nn.Module):
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout, inplace=True), nn.Linear(head_channels, num_classes)
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                m.eps = 1e-3
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        linear = self.classifier[1]
-        bound = 1.0 / math.sqrt(linear.out_features)
-        nn.init.uniform_(linear.weight, -bound, bound)
-        nn.init.zeros_(linear.bias)
+        init_efficientnet(self, bn_eps=1e-3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))

@@ -205,20 +205,7 @@ def class_mean_gates(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     images = checks.feature_map(images, name="images")
-    if (
-        not isinstance(labels, torch.Tensor)
-        or labels.dim() != 1
-        or labels.shape[0] != images.shape[0]
-    ):
-        shape = (
-            tuple(labels.shape)
-            if isinstance(labels, torch.Tensor)
-            else type(labels).__name__
-        )
-        raise ValueError(
-            "labels must be a 1-D tensor with one label per image "
-            f"({images.shape[0]}), got {shape}"
-        )
+    labels = checks.label_vector(labels, images.shape[0], "image")
     num_classes = checks.positive_int("num_classes", num_classes)
     batch_size = checks.positive_int("batch_size", batch_size)
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
@@ -267,20 +254,7 @@ def class_gate_statistics(
     """
     gates = checks.channel_vector(gates, name="gates")
     num_classes = checks.positive_int("num_classes", num_classes)
-    if (
-        not isinstance(labels, torch.Tensor)
-        or labels.dim() != 1
-        or labels.shape[0] != gates.shape[0]
-    ):
-        shape = (
-            tuple(labels.shape)
-            if isinstance(labels, torch.Tensor)
-            else type(labels).__name__
-        )
-        raise ValueError(
-            "labels must be a 1-D tensor with one label per row of gates "
-            f"({gates.shape[0]}), got {shape}"
-        )
+    labels = checks.label_vector(labels, gates.shape[0], "row of gates")
     labels = labels.long()
     counts = (
         torch.bincount(labels, minlength=num_classes)

@@ -10,7 +10,6 @@ a :class:`sebook.blocks.ResidualUnit`, every EfficientNet block a
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
@@ -20,6 +19,7 @@ from torch import nn
 from . import checks
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS, SE_PLACEMENTS, MBConv, bottleneck, conv_bn
+from .efficientnet_v2 import init_efficientnet
 from .excitation import LayerSpec
 from .weight_maps import convert_state_dict
 
@@ -287,16 +287,7 @@ class EfficientNet(nn.Module):
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout, inplace=True), nn.Linear(head_channels, num_classes)
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        linear = self.classifier[1]
-        bound = 1.0 / math.sqrt(linear.out_features)
-        nn.init.uniform_(linear.weight, -bound, bound)
-        nn.init.zeros_(linear.bias)
+        init_efficientnet(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
