@@ -27,6 +27,23 @@ HEADLINE_SEEDS = range(5)
 FAMILY_SEEDS = range(3)
 """The other blocks on the cast testbed: three seeds each."""
 
+STUDY_SEEDS = range(3)
+"""Reduction ratios, ablations and CBAM on the cast testbed: three seeds each."""
+
+RATIOS = (1, 2, 4, 8)
+"""Reduction ratios of chapter 08 besides r = 16 (which the headline nets cover)."""
+
+ABLATIONS = (
+    ("se", "--squeeze", "max"),
+    ("nosqueeze",),
+    ("se", "--gate", "tanh"),
+    ("se", "--gate", "softmax"),
+    ("se", "--integration", "pre"),
+    ("se", "--integration", "post"),
+    ("se", "--integration", "identity"),
+)
+"""Chapter 09's variants of SE (r = 16): squeeze, excitation and integration."""
+
 
 def jobs() -> list[tuple[str, list[str]]]:
     """``(checkpoint file name, sebook.train arguments)`` for every net the book ships, in training order."""
@@ -42,6 +59,9 @@ def jobs() -> list[tuple[str, list[str]]]:
             rd_divisor=4,
             in_channels=3 if dataset.startswith("cast") else 1,
             reduction=float(options.get("--reduction", 16)),
+            squeeze=options.get("--squeeze", "avg"),
+            gate=options.get("--gate", "sigmoid"),
+            integration=options.get("--integration", "standard"),
         )
         name = checkpoint_path(
             config, seed, FOLDER, recipe=recipe, dataset=dataset
@@ -77,6 +97,12 @@ def jobs() -> list[tuple[str, list[str]]]:
             add("cast-fashion-mnist", "plateau", seed, attention)
     for seed in FAMILY_SEEDS:
         add("cast-fashion-mnist", "plateau", seed, "eca")
+    for seed in STUDY_SEEDS:
+        for r in RATIOS:
+            add("cast-fashion-mnist", "plateau", seed, "se", "--reduction", str(r))
+        for attention, *extra in ABLATIONS:
+            add("cast-fashion-mnist", "plateau", seed, attention, *extra)
+        add("cast-fashion-mnist", "plateau", seed, "cbam")
     return out
 
 
