@@ -1,73 +1,193 @@
-"""How much CPU time SE adds to ResNet-50, and where it goes: the measurements behind the chapter "Costs".
+"""What SE costs in time: SE-ResNet-50 against ResNet-50 (and EfficientNet-B0 with and without SE).
 
-Times ResNet-50, SE-ResNet-50 with the recalibration fused into the residual addition (``torch.addcmul``, the
-library's default) and SE-ResNet-50 in the naive form (scale, then add), in contiguous (NCHW) and channels_last
-memory formats, plus ResNet-101 (contiguous; for the "half the cost" claim of "SE-ResNet"), in interleaved rounds
-in one process, and reports the median of the round-by-round time ratios.
-Then times SE's elementwise steps alone (squeeze, scale, add, fused scale-and-add) on the feature-map shapes of
-the four stages. Writes everything, with the machine and its load, to a JSON file that the chapter reads.
+The measurements behind the chapter "Costs" (and the figures quoted in "SE-ResNet" and "Successors").
 
-    python benchmarks/se_overhead.py --threads 2 --batch 8 --repeats 40 --out benchmarks/results/se_overhead.json
+Method (recorded in the results file):
+- one process; each case builds both networks with the same seed and runs them in interleaved rounds
+  (A B, B A, ...), after warm-up rounds that are discarded;
+- with one intra-op thread the clock is the calling thread's CPU time (``time.thread_time``), which time spent
+  waiting for a busy CPU does not inflate; with two threads it is wall time;
+- the statistic is the median of the round-by-round ratios SE / plain, with a 95 % percentile-bootstrap
+  interval over rounds and the quartiles;
+- the load average is recorded before every case, and a case run above ``--max-load`` is flagged.
 
-No assertions: timings depend on the machine; the chapter states them as measured.
+Cases: eager float32 (NCHW) at batch 1 and 8 with one and two threads, the naive (scale, then add) SE beside the
+fused one; channels_last and bfloat16 autocast (one thread); ``torch.compile`` (inductor) at batch 1 and 8 with
+its compile time, speed-up over eager and the names of the kernels it generated for SE-ResNet-50;
+EfficientNet-B0 with and without SE. Also an operator profile (``torch.profiler``) of both ResNets, the floor
+(SE's FLOPs and one extra read of every block's output), and SE's elementwise steps timed alone per stage.
+
+    python benchmarks/se_overhead.py --out benchmarks/results/se_overhead.json            # about 8 minutes
+    python benchmarks/se_overhead.py --out /tmp/second.json --compare benchmarks/results/se_overhead.json
+
+``--compare`` prints, case by case, how far the new medians lie from an earlier file's (the method is trusted
+when two runs at different times agree within 0.5 percentage points). No assertions: timings depend on the
+machine; the chapters state them as measured.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
+import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import torch
+from torch._inductor.utils import run_and_get_code
 
-from sebook import models, timing
+from sebook import costs, models, timing
 from sebook.recalibration import recalibrate, recalibrate_add
 from sebook.squeeze import global_avg_pool
 
+PAIRS = {
+    "resnet50": (models.resnet50, models.se_resnet50),
+    "efficientnet_b0": (
+        lambda: models.efficientnet_b0(se_placement="none"),
+        models.efficientnet_b0,
+    ),
+    "resnet101": (models.resnet101, models.se_resnet50),
+}
+"""Plain and SE network of each comparison; "resnet101" sets SE-ResNet-50 against ResNet-101."""
+
+CASES = [
+    # name, pair, batch, threads, dtype, memory format, compiled
+    ("eager_b1_t1", "resnet50", 1, 1, "float32", "contiguous", False),
+    ("eager_b8_t1", "resnet50", 8, 1, "float32", "contiguous", False),
+    ("eager_b1_t2", "resnet50", 1, 2, "float32", "contiguous", False),
+    ("eager_b8_t2", "resnet50", 8, 2, "float32", "contiguous", False),
+    ("channels_last_b1_t1", "resnet50", 1, 1, "float32", "channels_last", False),
+    ("channels_last_b8_t1", "resnet50", 8, 1, "float32", "channels_last", False),
+    ("bfloat16_b1_t1", "resnet50", 1, 1, "bfloat16", "contiguous", False),
+    ("bfloat16_b8_t1", "resnet50", 8, 1, "bfloat16", "contiguous", False),
+    ("compiled_b1_t1", "resnet50", 1, 1, "float32", "contiguous", True),
+    ("compiled_b8_t1", "resnet50", 8, 1, "float32", "contiguous", True),
+    ("efficientnet_b1_t1", "efficientnet_b0", 1, 1, "float32", "contiguous", False),
+    ("efficientnet_b8_t1", "efficientnet_b0", 8, 1, "float32", "contiguous", False),
+    ("vs_resnet101_b1_t1", "resnet101", 1, 1, "float32", "contiguous", False),
+]
+"""Every timed case; the naive SE form is added to the eager float32 NCHW ResNet cases."""
+
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
-NETWORKS = {"resnet50": lambda: models.resnet50(),
-            "se_resnet50_fused": lambda: models.se_resnet50(),
-            "se_resnet50_naive": lambda: models.se_resnet50(fused=False)}
-STAGES = {"layer1": (256, 56, 3), "layer2": (512, 28, 4), "layer3": (1024, 14, 6), "layer4": (2048, 7, 3)}
+STAGES = {
+    "layer1": (256, 56, 3),
+    "layer2": (512, 28, 4),
+    "layer3": (1024, 14, 6),
+    "layer4": (2048, 7, 3),
+}
 """Channels, spatial size (at 224x224 input) and number of SE blocks of each stage of SE-ResNet-50."""
 
 
-def time_networks(batch: int, size: int, repeats: int, warmup: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Median ratios (to ResNet-50 in the same memory format) of every network in every format, interleaved."""
+def time_case(case: tuple, size: int, repeats: dict[int, int], warmup: int) -> dict:
+    """Interleaved rounds of one case's networks; ratios to the plain network."""
+    name, pair, batch, threads, dtype, fmt, compiled = case
+    torch.set_num_threads(threads)
+    clock = "thread" if threads == 1 else "wall"
+    builders = {"plain": PAIRS[pair][0], "se": PAIRS[pair][1]}
+    if pair == "resnet50" and not compiled and dtype == "float32" and fmt == "contiguous":
+        builders["se_naive"] = lambda: models.se_resnet50(fused=False)
     torch.manual_seed(0)
-    x = torch.randn(batch, 3, size, size)
-    candidates = {}
-    for fmt, memory_format in FORMATS.items():
-        xf = x.contiguous(memory_format=memory_format)
-        for name, build in NETWORKS.items():
-            torch.manual_seed(0)
-            model = build().eval().to(memory_format=memory_format)
-            candidates[f"{name}/{fmt}"] = lambda model=model, xf=xf: model(xf)
-    torch.manual_seed(0)
-    resnet101 = models.resnet101().eval()
-    candidates["resnet101/contiguous"] = lambda: resnet101(x)
-    with torch.inference_mode():
-        timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=warmup)
-    result: dict[str, dict[str, dict[str, float]]] = {}
-    for fmt in FORMATS:
-        subset = {name: timings[f"{name}/{fmt}"] for name in NETWORKS}
-        result[fmt] = timing.median_ratios(subset, "resnet50")
-    across = {"contiguous": timings["resnet50/contiguous"], "channels_last": timings["resnet50/channels_last"]}
-    result["resnet50_channels_last_vs_contiguous"] = timing.median_ratios(across, "contiguous")["channels_last"]
-    versus = {"resnet101": timings["resnet101/contiguous"], "se_resnet50": timings["se_resnet50_fused/contiguous"]}
-    result["se_resnet50_fused_vs_resnet101"] = timing.median_ratios(versus, "resnet101")["se_resnet50"]
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=FORMATS[fmt])
+    nets, eager, compile_seconds, kernels = {}, {}, {}, []
+    for label, build in builders.items():
+        torch.manual_seed(0)
+        net = build().eval().to(memory_format=FORMATS[fmt])
+        eager[label] = net
+        nets[label] = torch.compile(net) if compiled else net
+    autocast = (
+        torch.autocast("cpu", dtype=torch.bfloat16)
+        if dtype == "bfloat16"
+        else contextlib.nullcontext()
+    )
+    load = timing.machine_info()["load_average_1_5_15_min"]
+    with torch.inference_mode(), autocast:
+        if compiled:
+            for label, net in nets.items():
+                start = time.perf_counter()
+                _, code = run_and_get_code(net, x)  # the first call compiles
+                compile_seconds[label] = time.perf_counter() - start
+                if label == "se":
+                    kernels = sorted(set(re.findall(r"\b(cpp_fused_\w+) = ", "".join(code))))
+        candidates = {label: (lambda n=net: n(x)) for label, net in nets.items()}
+        rounds = repeats[batch]
+        timings = timing.interleaved_timings(candidates, rounds, warmup, clock=clock)
+        result = {
+            "pair": pair,
+            "batch": batch,
+            "threads": threads,
+            "dtype": dtype,
+            "memory_format": fmt,
+            "mode": "compiled" if compiled else "eager",
+            "clock": clock,
+            "rounds": rounds,
+            "load_average_before": load,
+            "ratios": timing.median_ratios(timings, "plain"),
+        }
+        if compiled:
+            both = {f"eager_{k}": (lambda n=n: n(x)) for k, n in eager.items()}
+            both.update(candidates)
+            speed = timing.interleaved_timings(both, max(3, rounds // 4), 1, clock)
+            result["compile_seconds"] = compile_seconds
+            result["eager_over_compiled"] = {
+                k: timing.median_ratios(speed, f"eager_{k}")[k]["median"] ** -1
+                for k in nets
+            }
+            result["se_kernels"] = kernels
     return result
 
 
-def time_ops(batch: int, repeats: int) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """SE's elementwise steps on each stage's feature map, next to the plain residual addition (ratios to it)."""
-    result: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+def profile(size: int, batch: int = 1) -> dict[str, dict[str, float]]:
+    """Self CPU milliseconds per operator and forward pass, plain and SE ResNet-50."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    torch.set_num_threads(1)
+    x = torch.randn(batch, 3, size, size)
+    out = {}
+    for label, build in {"plain": models.resnet50, "se": models.se_resnet50}.items():
+        torch.manual_seed(0)
+        net = build().eval()
+        with torch.inference_mode():
+            net(x)
+            with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(5):
+                    net(x)
+        out[label] = {
+            e.key: round(e.self_cpu_time_total / 5e3, 3)
+            for e in prof.key_averages()
+            if e.self_cpu_time_total > 0
+        }
+    return out
+
+
+def floor(size: int) -> dict[str, float]:
+    """What SE cannot avoid: its FLOPs, and the bytes of one extra read of every SE input."""
+    shape = (1, 3, size, size)
+    plain, se = (build() for build in PAIRS["resnet50"])
+    flops = {"plain": costs.count_flops(plain, shape), "se": costs.count_flops(se, shape)}
+    traffic = costs.recalibration_traffic(models.se_resnet50(), shape)
+    return {
+        "flops_plain": flops["plain"],
+        "flops_se": flops["se"],
+        "flops_extra_percent": 100 * (flops["se"] / flops["plain"] - 1),
+        "extra_read_bytes_per_image": traffic["one_pass"],
+    }
+
+
+def time_ops(batch: int, repeats: int) -> dict:
+    """SE's elementwise steps on each stage's map, next to the plain addition (ratios to it)."""
+    torch.set_num_threads(1)
+    result: dict = {}
     for fmt, memory_format in FORMATS.items():
         result[fmt] = {}
         for stage, (channels, side, _) in STAGES.items():
             torch.manual_seed(0)
-            x = torch.randn(batch, channels, side, side).contiguous(memory_format=memory_format)
+            x = torch.randn(batch, channels, side, side)
+            x = x.contiguous(memory_format=memory_format)
             residual = torch.randn_like(x)
             gates = torch.rand(batch, channels)
             candidates = {
@@ -78,55 +198,90 @@ def time_ops(batch: int, repeats: int) -> dict[str, dict[str, dict[str, dict[str
                 "fused_scale_add": lambda: recalibrate_add(x, gates, residual),
             }
             with torch.inference_mode():
-                timings = timing.interleaved_timings(candidates, repeats=repeats, warmup=2)
+                timings = timing.interleaved_timings(
+                    candidates, repeats=repeats, warmup=2, clock="thread"
+                )
             result[fmt][stage] = timing.median_ratios(timings, "add")
     return result
 
 
+def compare(new: dict, old: dict) -> list[str]:
+    """Lines comparing the SE medians (in percent over plain) of two results files."""
+    lines = []
+    for name, case in new["cases"].items():
+        if name in old.get("cases", {}):
+            a = 100 * (case["ratios"]["se"]["median"] - 1)
+            b = 100 * (old["cases"][name]["ratios"]["se"]["median"] - 1)
+            mark = "" if abs(a - b) <= 0.5 else "  (differs by more than 0.5 points)"
+            lines.append(f"{name:22s} {a:+6.2f} % now, {b:+6.2f} % before{mark}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
-    parser.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
-    parser.add_argument("--repeats", type=int, default=40, help="interleaved rounds of the networks (default 40)")
-    parser.add_argument("--warmup", type=int, default=2, help="discarded rounds first (default 2)")
-    parser.add_argument("--op-repeats", type=int, default=60, help="rounds for the elementwise steps (default 60)")
-    parser.add_argument("--out", type=Path, default=None, help="write the results to this JSON file")
+    parser.add_argument("--size", type=int, default=224, help="image side (default 224)")
+    parser.add_argument("--rounds-b1", type=int, default=40, help="rounds at batch 1")
+    parser.add_argument("--rounds-b8", type=int, default=16, help="rounds at batch 8")
+    parser.add_argument("--warmup", type=int, default=2, help="discarded rounds first")
+    parser.add_argument("--op-repeats", type=int, default=60, help="rounds per step")
+    parser.add_argument("--max-load", type=float, default=1.5,
+                        help="flag cases run above this 1-minute load average")
+    parser.add_argument("--cases", nargs="*", default=None, help="run only these cases")
+    parser.add_argument("--out", type=Path, default=None, help="write results here")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="an earlier results file to compare with")
     args = parser.parse_args(argv)
-    for name in ("threads", "batch", "size", "repeats", "op_repeats"):
+    for name in ("size", "rounds_b1", "rounds_b8", "op_repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.warmup < 0:
-        parser.error(f"--warmup must be >= 0, got {args.warmup}")
+    known = [c[0] for c in CASES]
+    unknown = sorted(set(args.cases or ()) - set(known))
+    if unknown:
+        parser.error(f"--cases: unknown {unknown}; choose from {', '.join(known)}")
 
-    torch.set_num_threads(args.threads)
     before = timing.machine_info()
-    networks = time_networks(args.batch, args.size, args.repeats, args.warmup)
-    ops = time_ops(args.batch, args.op_repeats)
+    cases = {}
+    for case in CASES:
+        if args.cases is None or case[0] in args.cases:
+            result = time_case(case, args.size, {1: args.rounds_b1, 8: args.rounds_b8},
+                               args.warmup)
+            result["flagged"] = result["load_average_before"][0] > args.max_load
+            cases[case[0]] = result
+            se = result["ratios"]["se"]
+            print(f"{case[0]:22s} SE / plain {se['median']:.4f} "
+                  f"[{se['low']:.4f}, {se['high']:.4f}]  load {result['load_average_before'][0]}",
+                  flush=True)
     after = timing.machine_info()
     results = {
-        "settings": {"threads": args.threads, "batch": args.batch, "size": args.size, "repeats": args.repeats,
-                     "warmup": args.warmup, "op_repeats": args.op_repeats, "mode": "torch.inference_mode, eval()"},
+        "method": {
+            "clock": "thread CPU time with 1 intra-op thread; wall time with 2",
+            "statistic": "median of round-by-round time ratios SE / plain; 95 % percentile "
+                         "bootstrap interval over rounds (2000 resamples); quartiles",
+            "rounds": {"batch 1": args.rounds_b1, "batch 8": args.rounds_b8},
+            "warmup_rounds": args.warmup,
+            "max_load": args.max_load,
+            "mode": "eval(), torch.inference_mode",
+        },
         "machine": {k: v for k, v in before.items() if k != "load_average_1_5_15_min"},
         "load_average_1_5_15_min": {"before": before["load_average_1_5_15_min"],
                                     "after": after["load_average_1_5_15_min"]},
-        "date": datetime.date.today().isoformat(),
-        "stages": {k: {"channels": c, "side": s, "se_blocks": n} for k, (c, s, n) in STAGES.items()},
-        "networks": networks,
-        "ops": ops,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+        "size": args.size,
+        "stages": {k: {"channels": c, "side": s, "se_blocks": n}
+                   for k, (c, s, n) in STAGES.items()},
+        "cases": cases,
     }
-    for fmt in FORMATS:
-        base = networks[fmt]["resnet50"]["median_seconds"]
-        print(f"{fmt}: ResNet-50 {base * 1e3:.0f} ms per batch of {args.batch}")
-        for name in NETWORKS:
-            r = networks[fmt][name]
-            print(f"  {name:20s} time ratio to ResNet-50: median {r['median']:.3f} "
-                  f"(quartiles {r['q25']:.3f}-{r['q75']:.3f})")
-    print(f"SE-ResNet-50 (fused) / ResNet-101: median {networks['se_resnet50_fused_vs_resnet101']['median']:.3f}")
-    print(f"load average before {before['load_average_1_5_15_min']}, after {after['load_average_1_5_15_min']}")
+    if args.cases is None:
+        results["floor"] = floor(args.size)
+        results["profile_b1_t1_ms"] = profile(args.size)
+        results["ops"] = time_ops(8, args.op_repeats)
+    if args.compare is not None:
+        print("\n".join(compare(results, json.loads(args.compare.read_text()))))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, args.out)
         print(f"wrote {args.out}")
     return 0
 

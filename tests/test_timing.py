@@ -76,3 +76,27 @@ def test_machine_info():
         and info["torch_threads"] == torch.get_num_threads()
     )
     assert len(info["load_average_1_5_15_min"]) == 3
+
+
+def test_thread_clock_and_median_interval():
+    timings = timing.interleaved_timings(
+        {"a": lambda: sum(range(1000)), "b": lambda: None},
+        repeats=5,
+        warmup=0,
+        clock="thread",
+    )
+    assert all(len(v) == 5 and min(v) >= 0 for v in timings.values())
+    with pytest.raises(ValueError, match="clock must be one of 'wall', 'thread'"):
+        timing.interleaved_timings({"a": lambda: None}, clock="cpu")
+    values = [1.0, 1.01, 1.02, 1.03, 1.5]
+    low, high = timing.median_interval(values)
+    assert low <= 1.02 <= high and timing.median_interval(values) == (low, high)
+    assert timing.median_interval([2.0]) == (2.0, 2.0)
+    ratios = timing.median_ratios(
+        {"base": [1.0, 1.0, 1.0], "x": [1.1, 1.2, 1.3]}, "base"
+    )
+    assert ratios["x"]["low"] <= ratios["x"]["median"] <= ratios["x"]["high"]
+    with pytest.raises(ValueError, match="values"):
+        timing.median_interval([])
+    with pytest.raises(ValueError, match="level"):
+        timing.median_interval([1.0], level=1.5)

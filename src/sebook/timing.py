@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -45,10 +46,23 @@ def machine_info() -> dict[str, object]:
     }
 
 
+CLOCKS: dict[str, Callable[[], float]] = {
+    "wall": time.perf_counter,
+    "thread": time.thread_time,
+}
+"""Clocks for :func:`interleaved_timings`. ``"thread"`` is the CPU time of the calling
+thread: with one intra-op thread torch does all its work there, and time spent waiting
+for a busy CPU does not count, which makes it the steady clock on a shared machine.
+``"wall"`` is elapsed time, the one to use with several threads."""
+
+
 def interleaved_timings(
-    candidates: dict[str, Callable[[], object]], repeats: int = 10, warmup: int = 1
+    candidates: dict[str, Callable[[], object]],
+    repeats: int = 10,
+    warmup: int = 1,
+    clock: str = "wall",
 ) -> dict[str, list[float]]:
-    """Wall-clock seconds of each zero-argument callable, in interleaved rounds.
+    """Seconds of each zero-argument callable on ``clock``, in interleaved rounds.
 
     The rounds are A B C, B C A, ...
 
@@ -67,6 +81,7 @@ def interleaved_timings(
                 f"candidates[{name!r}] must be callable, got {type(fn).__name__}"
             )
     repeats = checks.positive_int("repeats", repeats)
+    now = CLOCKS[checks.one_of("clock", clock, CLOCKS)]
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
     names = list(candidates)
@@ -74,9 +89,9 @@ def interleaved_timings(
     for r in range(warmup + repeats):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
-            start = time.perf_counter()
+            start = now()
             candidates[name]()
-            elapsed = time.perf_counter() - start
+            elapsed = now() - start
             if r >= warmup:
                 times[name].append(elapsed)
     return times
@@ -87,11 +102,12 @@ def median_ratios(
 ) -> dict[str, dict[str, float]]:
     """For each candidate, the round-by-round ratio of its time to ``baseline``'s.
 
-    Median and quartiles.
+    Median, quartiles and a 95 % interval for the median.
 
     Ratios are taken within a round (same machine state) before the median, which makes
-    them robust to a noisy, shared machine. Returns
-    ``{name: {"median", "q25", "q75", "median_seconds"}}``.
+    them robust to a noisy, shared machine. The interval is a percentile bootstrap over
+    rounds (:func:`median_interval`). Returns
+    ``{name: {"median", "q25", "q75", "low", "high", "median_seconds"}}``.
     """
     if baseline not in timings:
         raise ValueError(
@@ -111,13 +127,38 @@ def median_ratios(
             if len(ratios) > 1
             else [ratios[0]] * 3
         )
+        low, high = median_interval(ratios)
         result[name] = {
             "median": statistics.median(ratios),
             "q25": q[0],
             "q75": q[2],
+            "low": low,
+            "high": high,
             "median_seconds": statistics.median(values),
         }
     return result
+
+
+def median_interval(
+    values: list[float], level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval for the median of ``values``.
+
+    ``resamples`` resamples with replacement, drawn from a fixed ``seed`` so the same
+    values give the same interval.
+    """
+    if not values:
+        raise ValueError("values must be a non-empty list of numbers")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+    resamples = checks.positive_int("resamples", resamples)
+    rng = random.Random(seed)
+    n = len(values)
+    medians = sorted(
+        statistics.median(rng.choices(values, k=n)) for _ in range(resamples)
+    )
+    tail = (1 - level) / 2
+    return medians[int(tail * resamples)], medians[int((1 - tail) * resamples) - 1]
 
 
 def elementwise_overhead(
