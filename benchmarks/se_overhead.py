@@ -1,28 +1,33 @@
-"""What SE costs in time: SE-ResNet-50 against ResNet-50 (and EfficientNet-B0 with and without SE).
+"""What SE costs in time: SE-ResNet-50 against ResNet-50, EfficientNet-B0 with and without SE.
 
-The measurements behind the chapter "Costs" (and the figures quoted in "SE-ResNet" and "Successors").
+The measurements behind the chapter "Costs", quoted also in "SE-ResNet" and "Successors".
 
 Method (recorded in the results file):
-- one process; each case builds both networks with the same seed and runs them in interleaved rounds
-  (A B, B A, ...), after warm-up rounds that are discarded;
-- with one intra-op thread the clock is the calling thread's CPU time (``time.thread_time``), which time spent
-  waiting for a busy CPU does not inflate; with two threads it is wall time;
-- the statistic is the median of the round-by-round ratios SE / plain, with a 95 % percentile-bootstrap
-  interval over rounds and the quartiles;
-- the load average is recorded before every case, and a case run above ``--max-load`` is flagged.
+- one process; each case builds both networks with the same seed and runs them in
+  interleaved rounds (A B, B A, ...) after warm-up rounds that are discarded;
+- with one intra-op thread the clock is the calling thread's CPU time
+  (``time.thread_time``), which time spent waiting for a busy CPU does not inflate; with
+  two threads it is wall time;
+- the statistic is the median of the round-by-round ratios SE / plain, with a 95 %
+  percentile-bootstrap interval over rounds, and the quartiles;
+- the load average is recorded before every case; a case run above ``--max-load`` is
+  flagged.
 
-Cases: eager float32 (NCHW) at batch 1 and 8 with one and two threads, the naive (scale, then add) SE beside the
-fused one; channels_last and bfloat16 autocast (one thread); ``torch.compile`` (inductor) at batch 1 and 8 with
-its compile time, speed-up over eager and the names of the kernels it generated for SE-ResNet-50;
-EfficientNet-B0 with and without SE. Also an operator profile (``torch.profiler``) of both ResNets, the floor
-(SE's FLOPs and one extra read of every block's output), and SE's elementwise steps timed alone per stage.
+Cases: eager float32 (NCHW) at batch 1 and 8 with one and two threads, the naive (scale,
+then add) SE beside the fused one; channels_last and bfloat16 autocast (one thread);
+``torch.compile`` (inductor) at batch 1 and 8, with compile time, speed-up over eager and
+the names of the kernels generated for SE-ResNet-50; EfficientNet-B0 with and without SE;
+SE-ResNet-50 against ResNet-101. Also an operator profile (``torch.profiler``) of both
+ResNets, the floor (SE's FLOPs and one extra read of every block's input), and SE's
+elementwise steps timed alone on each stage's map.
 
-    python benchmarks/se_overhead.py --out benchmarks/results/se_overhead.json            # about 8 minutes
-    python benchmarks/se_overhead.py --out /tmp/second.json --compare benchmarks/results/se_overhead.json
+    python benchmarks/se_overhead.py --out benchmarks/results/se_overhead.json
+    python benchmarks/se_overhead.py --out benchmarks/results/se_overhead_repeat.json \
+        --compare benchmarks/results/se_overhead.json
 
-``--compare`` prints, case by case, how far the new medians lie from an earlier file's (the method is trusted
-when two runs at different times agree within 0.5 percentage points). No assertions: timings depend on the
-machine; the chapters state them as measured.
+``--compare`` prints, case by case, how far the new medians lie from an earlier file's;
+the method is trusted when two runs at different times agree within 0.5 percentage
+points. No assertions: timings depend on the machine; the chapters state them as measured.
 """
 
 from __future__ import annotations
@@ -88,7 +93,12 @@ def time_case(case: tuple, size: int, repeats: dict[int, int], warmup: int) -> d
     torch.set_num_threads(threads)
     clock = "thread" if threads == 1 else "wall"
     builders = {"plain": PAIRS[pair][0], "se": PAIRS[pair][1]}
-    if pair == "resnet50" and not compiled and dtype == "float32" and fmt == "contiguous":
+    if (
+        pair == "resnet50"
+        and not compiled
+        and dtype == "float32"
+        and fmt == "contiguous"
+    ):
         builders["se_naive"] = lambda: models.se_resnet50(fused=False)
     torch.manual_seed(0)
     x = torch.randn(batch, 3, size, size).contiguous(memory_format=FORMATS[fmt])
@@ -111,7 +121,9 @@ def time_case(case: tuple, size: int, repeats: dict[int, int], warmup: int) -> d
                 _, code = run_and_get_code(net, x)  # the first call compiles
                 compile_seconds[label] = time.perf_counter() - start
                 if label == "se":
-                    kernels = sorted(set(re.findall(r"\b(cpp_fused_\w+) = ", "".join(code))))
+                    kernels = sorted(
+                        set(re.findall(r"\b(cpp_fused_\w+) = ", "".join(code)))
+                    )
         candidates = {label: (lambda n=net: n(x)) for label, net in nets.items()}
         rounds = repeats[batch]
         timings = timing.interleaved_timings(candidates, rounds, warmup, clock=clock)
@@ -168,7 +180,10 @@ def floor(size: int) -> dict[str, float]:
     """What SE cannot avoid: its FLOPs, and the bytes of one extra read of every SE input."""
     shape = (1, 3, size, size)
     plain, se = (build() for build in PAIRS["resnet50"])
-    flops = {"plain": costs.count_flops(plain, shape), "se": costs.count_flops(se, shape)}
+    flops = {
+        "plain": costs.count_flops(plain, shape),
+        "se": costs.count_flops(se, shape),
+    }
     traffic = costs.recalibration_traffic(models.se_resnet50(), shape)
     return {
         "flops_plain": flops["plain"],
@@ -219,21 +234,33 @@ def compare(new: dict, old: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=224, help="image side (default 224)")
+    parser.add_argument(
+        "--size", type=int, default=224, help="image side (default 224)"
+    )
     parser.add_argument("--rounds-b1", type=int, default=40, help="rounds at batch 1")
     parser.add_argument("--rounds-b8", type=int, default=16, help="rounds at batch 8")
     parser.add_argument("--warmup", type=int, default=2, help="discarded rounds first")
     parser.add_argument("--op-repeats", type=int, default=60, help="rounds per step")
-    parser.add_argument("--max-load", type=float, default=1.5,
-                        help="flag cases run above this 1-minute load average")
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=1.5,
+        help="flag cases run above this 1-minute load average",
+    )
     parser.add_argument("--cases", nargs="*", default=None, help="run only these cases")
     parser.add_argument("--out", type=Path, default=None, help="write results here")
-    parser.add_argument("--compare", type=Path, default=None,
-                        help="an earlier results file to compare with")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="an earlier results file to compare with",
+    )
     args = parser.parse_args(argv)
     for name in ("size", "rounds_b1", "rounds_b8", "op_repeats"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+            parser.error(
+                f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
+            )
     known = [c[0] for c in CASES]
     unknown = sorted(set(args.cases or ()) - set(known))
     if unknown:
@@ -243,32 +270,41 @@ def main(argv: list[str] | None = None) -> int:
     cases = {}
     for case in CASES:
         if args.cases is None or case[0] in args.cases:
-            result = time_case(case, args.size, {1: args.rounds_b1, 8: args.rounds_b8},
-                               args.warmup)
+            result = time_case(
+                case, args.size, {1: args.rounds_b1, 8: args.rounds_b8}, args.warmup
+            )
             result["flagged"] = result["load_average_before"][0] > args.max_load
             cases[case[0]] = result
             se = result["ratios"]["se"]
-            print(f"{case[0]:22s} SE / plain {se['median']:.4f} "
-                  f"[{se['low']:.4f}, {se['high']:.4f}]  load {result['load_average_before'][0]}",
-                  flush=True)
+            print(
+                f"{case[0]:22s} SE / plain {se['median']:.4f} "
+                f"[{se['low']:.4f}, {se['high']:.4f}]  load {result['load_average_before'][0]}",
+                flush=True,
+            )
     after = timing.machine_info()
     results = {
         "method": {
             "clock": "thread CPU time with 1 intra-op thread; wall time with 2",
             "statistic": "median of round-by-round time ratios SE / plain; 95 % percentile "
-                         "bootstrap interval over rounds (2000 resamples); quartiles",
+            "bootstrap interval over rounds (2000 resamples); quartiles",
             "rounds": {"batch 1": args.rounds_b1, "batch 8": args.rounds_b8},
             "warmup_rounds": args.warmup,
             "max_load": args.max_load,
             "mode": "eval(), torch.inference_mode",
         },
         "machine": {k: v for k, v in before.items() if k != "load_average_1_5_15_min"},
-        "load_average_1_5_15_min": {"before": before["load_average_1_5_15_min"],
-                                    "after": after["load_average_1_5_15_min"]},
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+        "load_average_1_5_15_min": {
+            "before": before["load_average_1_5_15_min"],
+            "after": after["load_average_1_5_15_min"],
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="minutes"
+        ),
         "size": args.size,
-        "stages": {k: {"channels": c, "side": s, "se_blocks": n}
-                   for k, (c, s, n) in STAGES.items()},
+        "stages": {
+            k: {"channels": c, "side": s, "se_blocks": n}
+            for k, (c, s, n) in STAGES.items()
+        },
         "cases": cases,
     }
     if args.cases is None:
