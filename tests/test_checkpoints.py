@@ -12,8 +12,19 @@ import pytest
 import torch
 
 from sebook import checkpoints
-from sebook.checkpoints import CheckpointError, file_sha256, load_checkpoint, save_checkpoint, state_sha256
-from sebook.manifest import read_manifest, update_manifest, verify_manifest
+from sebook.checkpoints import (
+    CheckpointError,
+    file_sha256,
+    load_checkpoint,
+    save_checkpoint,
+    state_sha256,
+)
+from sebook.manifest import (
+    read_manifest,
+    update_manifest,
+    update_manifest_fields,
+    verify_manifest,
+)
 from sebook.data import DATASETS, FASHION_MNIST_SHA256, load_dataset
 from sebook.recipe import RECIPES, Recipe
 from sebook.train import evaluate, reproducible
@@ -292,6 +303,17 @@ def test_manifest_update_and_verify(saved, tmp_path):
     other.unlink()
     with pytest.raises(CheckpointError, match="other.pt: listed but missing"):
         verify_manifest(manifest)
+
+
+def test_manifest_fields(saved, tmp_path):
+    path, _ = saved
+    manifest = tmp_path / "manifest.json"
+    entry = update_manifest(manifest, path, {"seed": 3})
+    update_manifest_fields(manifest, compute={"train_cpu_seconds": 12.5})
+    assert read_manifest(manifest)["compute"] == {"train_cpu_seconds": 12.5}
+    assert verify_manifest(manifest) == {"net.pt": entry}  # entries untouched
+    with pytest.raises(ValueError, match="fields must not include checkpoints"):
+        update_manifest_fields(manifest, checkpoints={})
 
 
 def test_manifest_errors(tmp_path, saved):

@@ -14,7 +14,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +89,36 @@ def update_manifest(
         "sha256": file_sha256(checkpoint_path),
         "size": checkpoint_path.stat().st_size,
     }
-    with _locked(manifest_path.resolve().parent):
-        manifest = read_manifest(manifest_path)
+
+    def add(manifest: dict[str, Any]) -> None:
         manifest["checkpoints"][checkpoint_path.name] = record
         manifest["checkpoints"] = dict(sorted(manifest["checkpoints"].items()))
+
+    _rewrite(manifest_path, add)
+    return record
+
+
+def update_manifest_fields(
+    manifest_path: str | os.PathLike[str], **fields: Any
+) -> None:
+    """Set top-level fields of the manifest (e.g. ``compute``), under the same lock.
+
+    ``checkpoints`` and the format fields cannot be set this way.
+    """
+    reserved = {"checkpoints", "format", "format_version"} & set(fields)
+    if reserved:
+        raise ValueError(
+            f"fields must not include {', '.join(sorted(reserved))}; use "
+            "update_manifest for checkpoint entries"
+        )
+    _rewrite(Path(manifest_path), lambda manifest: manifest.update(fields))
+
+
+def _rewrite(manifest_path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Read, ``change`` in place and atomically rewrite the manifest, under its lock."""
+    with _locked(manifest_path.resolve().parent):
+        manifest = read_manifest(manifest_path)
+        change(manifest)
         fd, tmp = tempfile.mkstemp(
             prefix=".manifest.", suffix=".tmp", dir=manifest_path.parent
         )
@@ -104,7 +130,6 @@ def update_manifest(
             os.replace(tmp, manifest_path)
         finally:
             Path(tmp).unlink(missing_ok=True)
-    return record
 
 
 def verify_manifest(manifest_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
