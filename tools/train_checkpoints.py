@@ -3,6 +3,7 @@
     python tools/train_checkpoints.py            # train what is missing (about 3.5 CPU-hours from scratch)
     python tools/train_checkpoints.py --list     # print the commands, train nothing
     python tools/train_checkpoints.py --jobs 1   # one at a time
+    python tools/train_checkpoints.py --record-compute   # sum the training times into the manifest
 
 Each job is one ``python -m sebook.train`` command (one thread, deterministic), which writes its checkpoint
 atomically and adds its entry to ``checkpoints/manifest.json`` under a lock, so a stopped run loses at most the nets
@@ -12,6 +13,7 @@ in flight; run the script again to finish. The job list below is the single sour
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
@@ -106,6 +108,51 @@ def jobs() -> list[tuple[str, list[str]]]:
     return out
 
 
+def record_compute() -> dict:
+    """Sum the committed nets' training times into the manifest's ``compute`` field.
+
+    CPU time (``train_cpu_seconds``) where it was recorded; for older nets, which have
+    only wall time measured on a busy machine, the median CPU time of the nets of the same
+    data set stands in (their wall times are kept beside, as an upper bound).
+    """
+    import statistics
+
+    from sebook.manifest import read_manifest, update_manifest_fields
+
+    manifest = FOLDER / "manifest.json"
+    entries = read_manifest(manifest)["checkpoints"]
+    by_dataset: dict[str, list[float]] = {}
+    for e in entries.values():
+        if "train_cpu_seconds" in e:
+            by_dataset.setdefault(e["dataset"], []).append(e["train_cpu_seconds"])
+    fallback = statistics.median(v for values in by_dataset.values() for v in values)
+    measured = sum(e.get("train_cpu_seconds", 0.0) for e in entries.values())
+    estimated = sum(
+        statistics.median(by_dataset.get(e["dataset"], [fallback]))
+        for e in entries.values()
+        if "train_cpu_seconds" not in e
+    )
+    compute = {
+        "nets": len(entries),
+        "train_cpu_seconds_measured": round(measured, 1),
+        "nets_measured": sum("train_cpu_seconds" in e for e in entries.values()),
+        "train_cpu_seconds_estimated": round(estimated, 1),
+        "train_cpu_hours_total": round((measured + estimated) / 3600, 2),
+        "train_wall_seconds_total": round(
+            sum(e["train_seconds"] for e in entries.values()), 1
+        ),
+        "note": (
+            "CPU time of one training thread per net: measured (train_cpu_seconds) "
+            "where recorded; for nets trained before that field existed, the median "
+            "measured CPU time of nets on the same data set. train_wall_seconds_total "
+            "sums the wall times, measured two at a time on a busy 2-core machine: an "
+            "upper bound. Written by tools/train_checkpoints.py --record-compute."
+        ),
+    }
+    update_manifest_fields(manifest, compute=compute)
+    return compute
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python tools/train_checkpoints.py", description=__doc__.splitlines()[0]
@@ -116,7 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--list", action="store_true", help="print the commands and exit"
     )
+    parser.add_argument(
+        "--record-compute",
+        action="store_true",
+        help="sum the training times into the manifest's compute field and exit",
+    )
     args = parser.parse_args(argv)
+    if args.record_compute:
+        print(json.dumps(record_compute(), indent=1))
+        return 0
     todo = [
         (name, cmd) for name, cmd in jobs() if args.list or not (FOLDER / name).exists()
     ]
