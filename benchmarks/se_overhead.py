@@ -103,6 +103,7 @@ def time_case(case: tuple, size: int, repeats: dict[int, int], warmup: int) -> d
     torch.manual_seed(0)
     x = torch.randn(batch, 3, size, size).contiguous(memory_format=FORMATS[fmt])
     nets, eager, compile_seconds, kernels = {}, {}, {}, []
+    torch._inductor.config.freezing = compiled  # fold batch norms, prepack weights
     for label, build in builders.items():
         torch.manual_seed(0)
         net = build().eval().to(memory_format=FORMATS[fmt])
@@ -149,35 +150,50 @@ def time_case(case: tuple, size: int, repeats: dict[int, int], warmup: int) -> d
                 for k in nets
             }
             result["se_kernels"] = kernels
+            result["profile_ms"], result["profile_calls"] = op_profile(nets, x, 3)
     return result
 
 
-def profile(size: int, batch: int = 1) -> dict[str, dict[str, float]]:
-    """Self CPU milliseconds per operator and forward pass, plain and SE ResNet-50."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
+def op_profile(nets: dict, x: torch.Tensor, passes: int = 5) -> tuple[dict, dict]:
+    """Self CPU ms, and calls, per forward pass of every operator (``torch.profiler``).
 
-    torch.set_num_threads(1)
-    x = torch.randn(batch, 3, size, size)
-    out = {}
-    for label, build in {"plain": models.resnet50, "se": models.se_resnet50}.items():
-        torch.manual_seed(0)
-        net = build().eval()
-        with torch.inference_mode():
-            net(x)
-            with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-                for _ in range(5):
-                    net(x)
-        out[label] = {
-            e.key: round(e.self_cpu_time_total / 5e3, 3)
-            for e in prof.key_averages()
-            if e.self_cpu_time_total > 0
+    ``({net: {op: ms}}, {net: {op: calls}})`` for each network in ``nets``; run inside
+    the caller's inference mode.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    ms, calls = {}, {}
+    for label, net in nets.items():
+        net(x)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(passes):
+                net(x)
+        events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+        ms[label] = {
+            e.key: round(e.self_cpu_time_total / passes / 1e3, 3) for e in events
         }
-    return out
+        calls[label] = {e.key: e.count / passes for e in events}
+    return ms, calls
+
+
+def profile(size: int) -> tuple[dict, dict]:
+    """The operator profile of eager ResNet-50 and SE-ResNet-50, batch 1, one thread."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, size, size)
+    nets = {}
+    for label, build in zip(("plain", "se"), PAIRS["resnet50"]):
+        torch.manual_seed(0)
+        nets[label] = build().eval()
+    with torch.inference_mode():
+        return op_profile(nets, x)
 
 
 def floor(size: int) -> dict[str, float]:
-    """What SE cannot avoid: its FLOPs, and the bytes of one extra read of every SE input."""
+    """What SE cannot avoid: its FLOPs, one extra read of every SE input, its weights.
+
+    Bytes in float32; the weights are read once per forward pass, whatever the batch.
+    """
     shape = (1, 3, size, size)
     plain, se = (build() for build in PAIRS["resnet50"])
     flops = {
@@ -190,6 +206,8 @@ def floor(size: int) -> dict[str, float]:
         "flops_se": flops["se"],
         "flops_extra_percent": 100 * (flops["se"] / flops["plain"] - 1),
         "extra_read_bytes_per_image": traffic["one_pass"],
+        "weight_bytes_plain": 4 * costs.count_parameters(plain),
+        "weight_bytes_se": 4 * costs.count_parameters(se),
     }
 
 
@@ -291,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_rounds": args.warmup,
             "max_load": args.max_load,
             "mode": "eval(), torch.inference_mode",
+            "compiled": "torch.compile, inductor defaults, with "
+            "torch._inductor.config.freezing = True",
         },
         "machine": {k: v for k, v in before.items() if k != "load_average_1_5_15_min"},
         "load_average_1_5_15_min": {
@@ -309,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.cases is None:
         results["floor"] = floor(args.size)
-        results["profile_b1_t1_ms"] = profile(args.size)
+        results["profile_b1_t1_ms"], results["profile_b1_t1_calls"] = profile(args.size)
         results["ops"] = time_ops(8, args.op_repeats)
     if args.compare is not None:
         print("\n".join(compare(results, json.loads(args.compare.read_text()))))
