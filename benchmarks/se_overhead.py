@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 from torch._inductor.utils import run_and_get_code
 
-from sebook import costs, models, timing
+from sebook import SEBlock, costs, models, timing
 from sebook.recalibration import recalibrate, recalibrate_add
 from sebook.squeeze import global_avg_pool
 
@@ -211,6 +211,58 @@ def floor(size: int) -> dict[str, float]:
     }
 
 
+class SqueezeOnly(SEBlock):
+    """Attribution: the squeeze runs, its result is dropped; plain addition."""
+
+    def forward(self, x, residual=None):
+        self.squeeze(x)
+        return residual + x
+
+
+class GatesOnly(SEBlock):
+    """Attribution: squeeze and excitation run, the gates are dropped; plain addition."""
+
+    def forward(self, x, residual=None):
+        self.gates(x)
+        return residual + x
+
+
+class ScaleOnly(SEBlock):
+    """Attribution: fixed gates of 0.5, so only the fused scale-and-add runs."""
+
+    def forward(self, x, residual=None):
+        gates = torch.full((1, x.shape[1]), 0.5, dtype=x.dtype)
+        return recalibrate_add(x, gates, residual)
+
+
+def attribution(size: int, rounds: dict[int, int]) -> dict:
+    """SE's time split into its steps: SE-ResNet-50 with only some steps of every block.
+
+    One thread, eager, float32; ratios to ResNet-50 at batch 1 and 8.
+    """
+    torch.set_num_threads(1)
+    variants = {"squeeze": SqueezeOnly, "gates": GatesOnly, "scale": ScaleOnly}
+    out = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat("T", "minutes")
+    }
+    for batch, n in rounds.items():
+        torch.manual_seed(0)
+        x = torch.randn(batch, 3, size, size)
+        nets = {}
+        for label in ("plain", "se", *variants):
+            torch.manual_seed(0)
+            net = (models.resnet50 if label == "plain" else models.se_resnet50)().eval()
+            for block in net.modules():
+                if isinstance(block, SEBlock) and label in variants:
+                    block.__class__ = variants[label]
+            nets[label] = net
+        with torch.inference_mode():
+            candidates = {k: (lambda n=net: n(x)) for k, net in nets.items()}
+            timings = timing.interleaved_timings(candidates, n, 2, clock="thread")
+        out[f"b{batch}"] = timing.median_ratios(timings, "plain")
+    return out
+
+
 def time_ops(batch: int, repeats: int) -> dict:
     """SE's elementwise steps on each stage's map, next to the plain addition (ratios to it)."""
     torch.set_num_threads(1)
@@ -256,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "--size", type=int, default=224, help="image side (default 224)"
     )
     parser.add_argument("--rounds-b1", type=int, default=40, help="rounds at batch 1")
-    parser.add_argument("--rounds-b8", type=int, default=16, help="rounds at batch 8")
+    parser.add_argument("--rounds-b8", type=int, default=30, help="rounds at batch 8")
     parser.add_argument("--warmup", type=int, default=2, help="discarded rounds first")
     parser.add_argument("--op-repeats", type=int, default=60, help="rounds per step")
     parser.add_argument(
@@ -264,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=1.5,
         help="flag cases run above this 1-minute load average",
+    )
+    parser.add_argument(
+        "--attribution-only",
+        action="store_true",
+        help="time only the attribution (SE's steps one by one) and print it",
     )
     parser.add_argument("--cases", nargs="*", default=None, help="run only these cases")
     parser.add_argument("--out", type=Path, default=None, help="write results here")
@@ -284,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--cases: unknown {unknown}; choose from {', '.join(known)}")
 
+    if args.attribution_only:
+        print(json.dumps(attribution(args.size, {1: args.rounds_b1, 8: 12}), indent=1))
+        return 0
     before = timing.machine_info()
     cases = {}
     for case in CASES:
@@ -331,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         results["floor"] = floor(args.size)
         results["profile_b1_t1_ms"], results["profile_b1_t1_calls"] = profile(args.size)
         results["ops"] = time_ops(8, args.op_repeats)
+        results["attribution"] = attribution(args.size, {1: args.rounds_b1, 8: 12})
     if args.compare is not None:
         print("\n".join(compare(results, json.loads(args.compare.read_text()))))
     if args.out is not None:
