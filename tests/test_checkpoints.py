@@ -342,10 +342,14 @@ def committed():
 def test_committed_checkpoints_match_the_manifest():
     entries = verify_manifest(MANIFEST)
     names = set(entries)
-    required = {f"none_s{s}.pt" for s in range(3)} | {
-        f"se_r{r}_avg_sigmoid_standard_s{s}.pt"
-        for r in (1, 2, 4, 8, 16)
-        for s in range(3)
+    required = {  # the headline comparison: plain and SE, five seeds, both data sets
+        f"{prefix}_{net}_s{s}.pt"
+        for prefix, suffix in (
+            ("fashion-mnist_plateau", ""),
+            ("cast-fashion-mnist_plateau", "_c3"),
+        )
+        for net in (f"none{suffix}", f"se_r16_avg_sigmoid_standard_d4{suffix}")
+        for s in range(5)
     }
     assert required <= names
     assert sum(e["size"] for e in entries.values()) <= 40 * 2**20
