@@ -260,63 +260,54 @@ def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):
     )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    monkeypatch.setattr(
-        bench, "STAGES", {"layer4": (64, 7, 3)}
-    )  # keep the smoke test small
+    monkeypatch.setattr(bench, "STAGES", {"layer4": (64, 7, 3)})  # keep it small
     threads = torch.get_num_threads()
     out = tmp_path / "r.json"
+    small = ["--size", "32", "--rounds-b1", "1", "--rounds-b8", "1", "--warmup", "0"]
     try:
-        assert (
-            bench.main(
-                [
-                    "--threads",
-                    "1",
-                    "--batch",
-                    "1",
-                    "--size",
-                    "32",
-                    "--repeats",
-                    "1",
-                    "--warmup",
-                    "0",
-                    "--op-repeats",
-                    "1",
-                    "--out",
-                    str(out),
-                ]
-            )
-            == 0
-        )
+        assert bench.main([*small, "--cases", "eager_b1_t1", "--out", str(out)]) == 0
+        ops = bench.time_ops(1, 1)
+        shares = bench.attribution(32, {1: 1})
+        floor = bench.floor(32)
     finally:
         torch.set_num_threads(threads)
     results = json.loads(out.read_text())
-    assert set(results["networks"]) == {
-        "contiguous",
-        "channels_last",
-        "resnet50_channels_last_vs_contiguous",
-        "se_resnet50_fused_vs_resnet101",
-    }
-    assert set(results["ops"]["contiguous"]["layer4"]) == {
+    case = results["cases"]["eager_b1_t1"]
+    assert set(case["ratios"]) == {"plain", "se", "se_naive"}
+    assert case["clock"] == "thread" and case["batch"] == 1
+    se = case["ratios"]["se"]
+    assert math.isfinite(se["median"]) and se["low"] <= se["median"] <= se["high"]
+    assert set(ops["contiguous"]["layer4"]) == {
         "add",
         "squeeze",
         "scale",
         "scale_then_add",
         "fused_scale_add",
     }
-    ratio = results["networks"]["contiguous"]["se_resnet50_fused"]["median"]
-    assert math.isfinite(ratio) and ratio > 0
+    assert set(shares["b1"]) == {"plain", "se", "squeeze", "gates", "scale"}
+    assert floor["flops_se"] > floor["flops_plain"]
+    assert floor["weight_bytes_se"] > floor["weight_bytes_plain"]
     with pytest.raises(SystemExit):
-        bench.main(["--repeats", "0"])
+        bench.main(["--rounds-b1", "0"])
+    with pytest.raises(SystemExit):
+        bench.main(["--cases", "no_such_case"])
 
 
-def test_committed_benchmark_results_are_complete():
-    path = ROOT / "benchmarks" / "results" / "se_overhead.json"
-    results = json.loads(path.read_text())
-    for fmt in ("contiguous", "channels_last"):
-        for name in ("resnet50", "se_resnet50_fused", "se_resnet50_naive"):
-            r = results["networks"][fmt][name]
-            assert 0 < r["q25"] <= r["median"] <= r["q75"]
-    assert results["settings"]["threads"] == 2 and results["settings"]["batch"] == 8
+@pytest.mark.parametrize("name", ["se_overhead.json", "se_overhead_repeat.json"])
+def test_committed_benchmark_results_are_complete(name):
+    spec = importlib.util.spec_from_file_location(
+        "se_overhead", ROOT / "benchmarks" / "se_overhead.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
+    assert set(results["cases"]) == {case[0] for case in bench.CASES}
+    for case in results["cases"].values():
+        for r in case["ratios"].values():
+            assert 0 < r["low"] <= r["median"] <= r["high"]
+            assert r["q25"] <= r["median"] <= r["q75"]
+    assert {"clock", "statistic", "max_load"} <= set(results["method"])
+    assert {"floor", "profile_b1_t1_ms", "ops", "attribution"} <= set(results)
 
 
 # Where PyTorch users take the networks: autocast, torch.fx, channels_last --------------------------------------
