@@ -11,7 +11,11 @@ Method (recorded in the results file):
 - the statistic is the median of the round-by-round ratios SE / plain, with a 95 %
   percentile-bootstrap interval over rounds, and the quartiles;
 - the load average is recorded before every case; a case run above ``--max-load`` is
-  flagged.
+  flagged;
+- glibc's allocator is told to keep freed memory in the process (``mallopt``: no
+  ``mmap`` for large blocks, no trimming), so that a forward pass reuses the memory of
+  the last one instead of faulting fresh pages in from the kernel; the page faults per
+  pass are recorded with the default allocator and with this setting.
 
 Cases: eager float32 (NCHW) at batch 1 and 8 with one and two threads, the naive (scale,
 then add) SE beside the fused one; channels_last and bfloat16 autocast (one thread);
@@ -34,10 +38,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import datetime
 import json
 import os
 import re
+import resource
 import sys
 import time
 from pathlib import Path
@@ -76,6 +82,10 @@ CASES = [
     ("vs_resnet101_b1_t1", "resnet101", 1, 1, "float32", "contiguous", False),
 ]
 """Every timed case; the naive SE form is added to the eager float32 NCHW ResNet cases."""
+
+HEADLINE = ("eager_b1_t1", "eager_b8_t1")
+"""The cases the chapters quote as SE's cost, run with ``--headline-factor`` times the
+rounds so that their intervals are the narrowest."""
 
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 STAGES = {
@@ -263,6 +273,49 @@ def attribution(size: int, rounds: dict[int, int]) -> dict:
     return out
 
 
+MALLOPT = {"M_TRIM_THRESHOLD": (-1, 2**31 - 1), "M_MMAP_MAX": (-4, 0)}
+"""glibc ``mallopt`` parameters (number, value) that keep freed memory in the process."""
+
+
+def keep_freed_memory() -> bool:
+    """Set :data:`MALLOPT` in glibc's allocator; False where there is no glibc.
+
+    By default glibc serves blocks above 32 MiB (and, until the first is freed, above
+    128 KiB) with ``mmap`` and returns them to the kernel when freed, so every forward
+    pass that allocates such tensors faults their pages in again, in the kernel's time.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(number, value) == 1 for number, value in MALLOPT.values())
+
+
+def page_faults(size: int, batch: int = 8) -> dict:
+    """Minor page faults and system CPU ms of one forward pass of each ResNet and EfficientNet.
+
+    The networks run at ``batch`` in this thread, after one pass of warm-up.
+    """
+    torch.set_num_threads(1)
+    x = torch.randn(batch, 3, size, size)
+    result: dict = {}
+    for pair in ("resnet50", "efficientnet_b0"):
+        for label, build in zip(("plain", "se"), PAIRS[pair]):
+            torch.manual_seed(0)
+            net = build().eval()
+            with torch.inference_mode():
+                net(x)
+                before = resource.getrusage(resource.RUSAGE_THREAD)
+                net(x)
+                after = resource.getrusage(resource.RUSAGE_THREAD)
+            result[f"{pair}_{label}"] = {
+                "minor_faults": after.ru_minflt - before.ru_minflt,
+                "system_ms": round(1e3 * (after.ru_stime - before.ru_stime), 1),
+                "user_ms": round(1e3 * (after.ru_utime - before.ru_utime), 1),
+            }
+    return result
+
+
 def time_ops(batch: int, repeats: int) -> dict:
     """SE's elementwise steps on each stage's map, next to the plain addition (ratios to it)."""
     torch.set_num_threads(1)
@@ -309,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds-b1", type=int, default=40, help="rounds at batch 1")
     parser.add_argument("--rounds-b8", type=int, default=30, help="rounds at batch 8")
+    parser.add_argument(
+        "--headline-factor",
+        type=int,
+        default=3,
+        help=f"rounds multiplier for the headline cases {', '.join(HEADLINE)}",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="discarded rounds first")
     parser.add_argument("--op-repeats", type=int, default=60, help="rounds per step")
     parser.add_argument(
@@ -322,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time only the attribution (SE's steps one by one) and print it",
     )
+    parser.add_argument(
+        "--allocator",
+        choices=("keep", "default"),
+        default="keep",
+        help="keep freed memory in the process (glibc mallopt; the default) or not",
+    )
     parser.add_argument("--cases", nargs="*", default=None, help="run only these cases")
     parser.add_argument("--out", type=Path, default=None, help="write results here")
     parser.add_argument(
@@ -331,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         help="an earlier results file to compare with",
     )
     args = parser.parse_args(argv)
-    for name in ("size", "rounds_b1", "rounds_b8", "op_repeats"):
+    for name in ("size", "rounds_b1", "rounds_b8", "headline_factor", "op_repeats"):
         if getattr(args, name) < 1:
             parser.error(
                 f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
@@ -344,13 +409,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.attribution_only:
         print(json.dumps(attribution(args.size, {1: args.rounds_b1, 8: 12}), indent=1))
         return 0
+    faults = {"default": page_faults(args.size)}
+    kept = args.allocator == "keep" and keep_freed_memory()
+    if kept:
+        faults["kept"] = page_faults(args.size)
     before = timing.machine_info()
     cases = {}
     for case in CASES:
         if args.cases is None or case[0] in args.cases:
-            result = time_case(
-                case, args.size, {1: args.rounds_b1, 8: args.rounds_b8}, args.warmup
-            )
+            factor = args.headline_factor if case[0] in HEADLINE else 1
+            rounds = {1: args.rounds_b1 * factor, 8: args.rounds_b8 * factor}
+            result = time_case(case, args.size, rounds, args.warmup)
             result["flagged"] = result["load_average_before"][0] > args.max_load
             cases[case[0]] = result
             se = result["ratios"]["se"]
@@ -366,9 +435,17 @@ def main(argv: list[str] | None = None) -> int:
             "statistic": "median of round-by-round time ratios SE / plain; 95 % percentile "
             "bootstrap interval over rounds (2000 resamples); quartiles",
             "rounds": {"batch 1": args.rounds_b1, "batch 8": args.rounds_b8},
+            "headline_cases": list(HEADLINE),
+            "headline_rounds_factor": args.headline_factor,
             "warmup_rounds": args.warmup,
             "max_load": args.max_load,
             "mode": "eval(), torch.inference_mode",
+            "allocator": (
+                "glibc malloc keeps freed memory: "
+                + ", ".join(f"{k}={v}" for k, (_, v) in MALLOPT.items())
+                if kept
+                else "default"
+            ),
             "compiled": "torch.compile, inductor defaults, with "
             "torch._inductor.config.freezing = True",
         },
@@ -385,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             k: {"channels": c, "side": s, "se_blocks": n}
             for k, (c, s, n) in STAGES.items()
         },
+        "page_faults_b8": faults,
         "cases": cases,
     }
     if args.cases is None:

@@ -264,6 +264,7 @@ def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):
     threads = torch.get_num_threads()
     out = tmp_path / "r.json"
     small = ["--size", "32", "--rounds-b1", "1", "--rounds-b8", "1", "--warmup", "0"]
+    small += ["--headline-factor", "1", "--allocator", "default"]  # leave malloc as is
     try:
         assert bench.main([*small, "--cases", "eager_b1_t1", "--out", str(out)]) == 0
         ops = bench.time_ops(1, 1)
@@ -277,6 +278,11 @@ def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):
     assert case["clock"] == "thread" and case["batch"] == 1
     se = case["ratios"]["se"]
     assert math.isfinite(se["median"]) and se["low"] <= se["median"] <= se["high"]
+    assert results["method"]["allocator"] == "default"
+    assert set(results["page_faults_b8"]) == {"default"}
+    assert {"minor_faults", "system_ms", "user_ms"} == set(
+        results["page_faults_b8"]["default"]["efficientnet_b0_se"]
+    )
     assert set(ops["contiguous"]["layer4"]) == {
         "add",
         "squeeze",
@@ -308,6 +314,15 @@ def test_committed_benchmark_results_are_complete(name):
             assert r["q25"] <= r["median"] <= r["q75"]
     assert {"clock", "statistic", "max_load"} <= set(results["method"])
     assert {"floor", "profile_b1_t1_ms", "ops", "attribution"} <= set(results)
+    method = results["method"]
+    assert method["allocator"].startswith("glibc malloc keeps freed memory")
+    assert set(results["page_faults_b8"]) == {"default", "kept"}
+    for name, case in results["cases"].items():
+        factor = method["headline_rounds_factor"] if name in bench.HEADLINE else 1
+        assert (
+            case["rounds"]
+            == factor * results["method"]["rounds"][f"batch {case['batch']}"]
+        )
 
 
 # Where PyTorch users take the networks: autocast, torch.fx, channels_last --------------------------------------
