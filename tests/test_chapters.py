@@ -122,3 +122,29 @@ def test_code_fences_inside_directives_are_nested_correctly(nb):
                 open_fences.append(ticks)
             elif open_fences:
                 open_fences.pop()
+
+
+GLUE_RECORD = "application/papermill.record/text/plain"
+BARE_FLOAT = re.compile(
+    r"-?(\d+\.\d*|\.\d+|\d+)(e[-+]?\d+)?|-?(nan|inf)|(np\.float\d+|tensor)\(.*\)", re.I
+)
+GLUE_FORMAT = re.compile(r"\{glue(?::text)?\}`[\w-]+:([^`]+)`")
+
+
+def test_glued_numbers_are_stored_as_the_prose_shows_them(nb):
+    """A float glued at full precision changes in its last digits with the CPU's vector kernels, and nbval compares
+    every digit. So a cell glues a number as the text the prose shows (``f"{x:.2f}"``), and the prose takes it
+    as it is: a format spec in a glue role is allowed for whole numbers only (``:,d``), which every CPU computes
+    exactly."""
+    for cell in code_cells(nb):
+        for o in cell.outputs:
+            record = o.get("data", {}).get(GLUE_RECORD)
+            if record is not None and not re.fullmatch(r"-?\d+", record):
+                name = o["metadata"]["scrapbook"]["name"]
+                assert not BARE_FLOAT.fullmatch(
+                    record
+                ), f"glue {name!r} stores the number {record}: glue f'{{value:<format>}}' instead"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for spec in GLUE_FORMAT.findall(cell.source):
+                assert spec in (",d", "d"), f"glue role formats with {spec!r}"
