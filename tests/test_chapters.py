@@ -148,3 +148,10 @@ def test_glued_numbers_are_stored_as_the_prose_shows_them(nb):
         if cell.cell_type == "markdown":
             for spec in GLUE_FORMAT.findall(cell.source):
                 assert spec in (",d", "d"), f"glue role formats with {spec!r}"
+
+
+def test_intro_map_lists_every_chapter_in_order():
+    """The introduction's table of chapters follows _toc.yml (chapter 01 builds its own map from it)."""
+    intro = (ROOT / "intro.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| \{doc\}`(chapters/[\w]+)`", intro, re.M)
+    assert listed == [f for f in toc_files() if f.startswith("chapters/")]

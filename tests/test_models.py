@@ -299,6 +299,32 @@ def test_benchmark_script_runs_and_writes_json(tmp_path, monkeypatch):
         bench.main(["--cases", "no_such_case"])
 
 
+def test_attention_benchmark_runs_and_writes_json(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it imports se_overhead
+    spec = importlib.util.spec_from_file_location(
+        "attention_overhead", ROOT / "benchmarks" / "attention_overhead.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "STAGES", {"layer4": (64, 7)})  # keep it small
+    threads = torch.get_num_threads()
+    out = tmp_path / "a.json"
+    small = ["--batch", "1", "--size", "32", "--repeats", "2", "--net-repeats", "1"]
+    small += ["--warmup", "0", "--allocator", "default", "--out", str(out)]
+    try:
+        assert bench.main(small) == 0
+    finally:
+        torch.set_num_threads(threads)
+    results = json.loads(out.read_text())
+    assert results["settings"]["clock"] == "thread CPU time"
+    assert results["settings"]["allocator"] == "default"
+    for r in (*results["blocks"]["layer4"].values(), *results["networks"].values()):
+        assert 0 < r["low"] <= r["median"] <= r["high"]
+    assert len(bench.compare(results, results)) == len(bench.BLOCKS)
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])
+
+
 @pytest.mark.parametrize("name", ["se_overhead.json", "se_overhead_repeat.json"])
 def test_committed_benchmark_results_are_complete(name):
     spec = importlib.util.spec_from_file_location(

@@ -153,3 +153,41 @@ def test_compare_with_baseline():
     assert same["ratio"] == 0.0 and not same["exceeds_spread"]
     with pytest.raises(ValueError, match="at least 2 seeds"):
         seed_stats.compare_with_baseline([0.9], [0.9, 0.91])
+
+
+def test_power_at_two_standard_errors_is_about_a_half():
+    # a true difference of two standard errors is declared about half the time
+    sigma, n = 1.0, 1000
+    two_se = 2 * sigma * math.sqrt(2 / n)
+    assert seed_stats.power_of_comparison(sigma, two_se, n) == pytest.approx(
+        0.516, abs=0.003
+    )
+
+
+def test_seeds_for_power_matches_the_normal_formula_for_large_n():
+    # n = 2 (z_0.975 + z_0.8)^2 sigma^2 / d^2 = 62.8 for sigma = 1, d = 0.5; t adds one
+    n = seed_stats.seeds_for_power(1.0, 0.5)
+    assert n in (64, 65)
+    assert seed_stats.power_of_comparison(1.0, 0.5, n) >= 0.8
+    assert seed_stats.power_of_comparison(1.0, 0.5, n - 1) < 0.8
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"sigma": 0.0, "difference": 1.0, "n": 3}, "sigma must be a number > 0"),
+        ({"sigma": 1.0, "difference": -1.0, "n": 3}, "difference must be a number > 0"),
+        ({"sigma": 1.0, "difference": 1.0, "n": 1}, "n must be an integer >= 2"),
+        ({"sigma": 1.0, "difference": 1.0, "n": 3, "alpha": 1.5}, "alpha must lie"),
+    ],
+)
+def test_power_of_comparison_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        seed_stats.power_of_comparison(**kwargs)
+
+
+def test_seeds_for_power_bad_arguments():
+    with pytest.raises(ValueError, match="power must lie strictly between 0 and 1"):
+        seed_stats.seeds_for_power(1.0, 0.5, power=1.0)
+    with pytest.raises(ValueError, match="more than 100,000 seeds"):
+        seed_stats.seeds_for_power(100.0, 0.01)

@@ -86,6 +86,46 @@ def test_training_learns():
     assert metrics["test_accuracy"] > 0.2  # chance is 0.1
 
 
+PORTABLE_KERNELS = {  # as the Makefile's PORTABLE_KERNELS
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+}
+SHORT_RUN = """
+import torch
+from sebook.fashion_models import FashionNetConfig
+from sebook.recipe import SHORT
+from sebook.train import train
+_, m = train(FashionNetConfig(reduction=2, widths=(4, 8)), 0,
+             SHORT.replace(epochs=1, batch_size=50, train_subset=500),
+             progress=False, dtype=torch.float64)
+print(m["test_accuracy"], repr(m["epoch_loss"][0]))
+"""
+
+
+def test_float64_training_gives_the_same_results_on_other_cpu_kernels():
+    """Chapter 07 trains a small net in float64 so that its printed accuracy is the same on every CPU."""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", SHORT_RUN],
+            env={**os.environ, **kernels},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for kernels in ({}, PORTABLE_KERNELS)
+    ]
+    (acc_here, loss_here), (acc_portable, loss_portable) = runs
+    assert acc_here == acc_portable
+    assert float(loss_here) == pytest.approx(float(loss_portable), rel=1e-9)
+
+
+def test_float64_training_trains_float64_weights():
+    model, metrics = train(TINY, **TINY_ARGS, dtype=torch.float64)
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+    assert 0 <= metrics["test_accuracy"] <= 1 and torch.get_default_dtype() == torch.float32
+
+
 def test_progress_bar_text_does_not_depend_on_timing(capsys):
     outputs = []
     for _ in range(2):
@@ -129,6 +169,11 @@ def test_reproducible_context_restores_settings():
             {"recipe": TINY_RECIPE.replace(train_subset=40)},
             ValueError,
             "batch_size 50 is larger than the 40 training examples",
+        ),
+        (
+            {"dtype": torch.float16},
+            ValueError,
+            "dtype must be one of torch.float32, torch.float64, got torch.float16",
         ),
     ],
 )

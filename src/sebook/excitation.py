@@ -105,7 +105,10 @@ def make_rd_channels(channels: int, reduction: float = 16, rd_divisor: int = 1) 
 
     ``rd_divisor=1`` rounds to the nearest integer with a floor of 1 (the source
     notebook's ``channels // reduction`` is 0 when ``channels < reduction``);
-    ``rd_divisor=8`` rounds to a multiple of 8 like timm and torchvision.
+    ``rd_divisor=8`` rounds to a multiple of 8, as timm's ``SEModule`` (the SE layer of
+    its SE-ResNets) does. Other networks size SE by other rules (EfficientNet: a quarter
+    of the block's input width; MobileNetV3: ``make_divisible(expanded // 4, 8)``);
+    "Excitation" tabulates them.
     """
     channels = checks.positive_int("channels", channels)
     reduction = checks.positive_number("reduction", reduction)

@@ -242,6 +242,52 @@ def student_t_quantile(p: float, dof: float) -> float:
     return (low + high) / 2
 
 
+def power_of_comparison(
+    sigma: float, difference: float, n: int, alpha: float = 0.05
+) -> float:
+    """The power of a two-sided t test at level ``alpha`` between two networks.
+
+    Each has ``n`` seeds with seed-to-seed spread ``sigma``; the power is the chance of
+    declaring a true ``difference`` of means. The noncentral t is approximated by a
+    shifted central t with ``2n - 2`` degrees of freedom, and the far tail is neglected.
+    """
+    for name, value in (("sigma", sigma), ("difference", difference)):
+        if not float(value) > 0:
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
+    dof = 2 * n - 2
+    standard_error = sigma * (2 / n) ** 0.5
+    critical = student_t_quantile(1 - alpha / 2, dof)
+    return 1 - student_t_cdf(critical - difference / standard_error, dof)
+
+
+def seeds_for_power(
+    sigma: float, difference: float, power: float = 0.8, alpha: float = 0.05
+) -> int:
+    """The fewest seeds per network for :func:`power_of_comparison` to reach ``power``.
+
+    Searched by bisection over ``n`` from 2 to 100,000.
+    """
+    if not 0 < power < 1:
+        raise ValueError(f"power must lie strictly between 0 and 1, got {power!r}")
+    low, high = 2, 100_000
+    if power_of_comparison(sigma, difference, high, alpha) < power:
+        raise ValueError(
+            f"more than {high:,} seeds would be needed for a difference of "
+            f"{difference!r} at spread {sigma!r}"
+        )
+    while low < high:
+        middle = (low + high) // 2
+        if power_of_comparison(sigma, difference, middle, alpha) >= power:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
 def welch_interval(
     values: Sequence[float], baseline: Sequence[float], level: float = 0.95
 ) -> dict[str, float]:
