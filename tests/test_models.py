@@ -325,6 +325,27 @@ def test_attention_benchmark_runs_and_writes_json(tmp_path, monkeypatch):
         bench.main(["--repeats", "0"])
 
 
+@pytest.mark.parametrize(
+    "name", ["attention_overhead.json", "attention_overhead_repeat.json"]
+)
+def test_committed_attention_results_are_complete(name):
+    results = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
+    settings = results["settings"]
+    assert settings["clock"] == "thread CPU time" and settings["threads"] == 1
+    assert settings["allocator"].startswith("glibc malloc keeps freed memory")
+    timings = [
+        t
+        for level in ("blocks", "units")
+        for s in results[level].values()
+        for t in s.values()
+    ]
+    for t in (*timings, *results["networks"].values()):
+        assert (
+            0 < t["low"] <= t["median"] <= t["high"]
+            and t["q25"] <= t["median"] <= t["q75"]
+        )
+
+
 @pytest.mark.parametrize("name", ["se_overhead.json", "se_overhead_repeat.json"])
 def test_committed_benchmark_results_are_complete(name):
     spec = importlib.util.spec_from_file_location(
