@@ -27,6 +27,9 @@ from sebook.data import load_fashion_mnist
 from sebook.excitation import Excitation
 from sebook.fashion_models import FashionNet, FashionNetConfig
 from sebook.models import efficientnet_b0, from_timm, from_torchvision, se_resnet50
+from sebook.gather_excite import GatherExciteBlock
+from sebook.global_context import GlobalContextBlock
+from sebook.grn import GRN
 from sebook.squeeze import Squeeze
 
 X = torch.randn(2, 16, 8, 8)
@@ -86,6 +89,42 @@ CASES = [
         lambda: SEBlock(16, act_layer="swish"),
         ValueError,
         r"act_layer must be one of 'relu', .*; got 'swish'",
+    ),
+    (
+        "SEBlock(16, act_layer=torch.nn.ReLU(inplace=True)) (an instance)",
+        lambda: SEBlock(16, act_layer=torch.nn.ReLU(inplace=True)),
+        TypeError,
+        r"act_layer must be a name, a module class or a factory .* pass ReLU instead",
+    ),
+    (
+        "SEBlock(64, reduction=float('inf'))",
+        lambda: SEBlock(64, reduction=float("inf")),
+        ValueError,
+        r"reduction must be a finite number > 0, got inf",
+    ),
+    (
+        "GatherExciteBlock(16)(torch.randn(2, 8, 4, 4))",
+        lambda: GatherExciteBlock(16)(torch.randn(2, 8, 4, 4)),
+        ValueError,
+        r"x has the wrong number of channels: expected 16, got 8",
+    ),
+    (
+        "GlobalContextBlock(16)(torch.randn(2, 8, 4, 4))",
+        lambda: GlobalContextBlock(16)(torch.randn(2, 8, 4, 4)),
+        ValueError,
+        r"x has the wrong number of channels: expected 16, got 8",
+    ),
+    (
+        "GRN(16)(x[0]) (a 3-D tensor)",
+        lambda: GRN(16)(X[0]),
+        ValueError,
+        r"x must be 4-D \(B, C, H, W\); expected 4 dimensions, got 3",
+    ),
+    (
+        "GRN(16, data_format='channels_last')(x) (channels first)",
+        lambda: GRN(16, data_format="channels_last")(X),
+        ValueError,
+        r"expected 16 in its last dimension \(channels_last\), got 8",
     ),
     (
         "SEBlock(16)(x[0]) (a 3-D tensor)",

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -385,3 +386,17 @@ def test_networks_run_under_autocast_trace_with_fx_and_keep_channels_last(build)
             x.to(memory_format=torch.channels_last)
         )
         torch.testing.assert_close(last, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("build", [models.se_resnet50, models.efficientnet_b0])
+def test_jit_trace_records_no_input_checks_and_eager_still_checks(build):
+    """The input checks are Python; under torch.jit.trace each would warn (256 times for SE-ResNet-50)."""
+    torch.manual_seed(0)
+    model, x = build(num_classes=10).eval(), torch.randn(1, 3, 32, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        traced = torch.jit.trace(model, x)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(x), model(x))
+    with pytest.raises(ValueError, match="x must be 4-D"):
+        sebook.SEBlock(16)(torch.randn(16, 8, 8))

@@ -58,6 +58,8 @@ def feature_map(
     x: object, channels: int | None = None, name: str = "x"
 ) -> torch.Tensor:
     """Check that ``x`` is a float (B, C, H, W) tensor with ``channels`` channels."""
+    if torch.jit.is_tracing():  # a trace records tensor ops; eager calls check
+        return x
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (B, C, H, W), got "
@@ -79,10 +81,26 @@ def feature_map(
 
 
 @torch.fx.wrap
+def channels_last_map(x: object, channels: int, name: str = "x") -> torch.Tensor:
+    """Check that ``x`` is a float (B, H, W, C) tensor with ``channels`` channels."""
+    if torch.jit.is_tracing():  # a trace records tensor ops; eager calls check
+        return x
+    feature_map(x, name=name)
+    if x.shape[-1] != channels:
+        raise ValueError(
+            f"{name} has the wrong number of channels: expected {channels} in its last "
+            f"dimension (channels_last), got {x.shape[-1]} (shape {tuple(x.shape)})"
+        )
+    return x
+
+
+@torch.fx.wrap
 def channel_vector(
     v: object, channels: int | None = None, name: str = "s"
 ) -> torch.Tensor:
     """Check that ``v`` is a floating-point (B, C) tensor with ``channels`` channels."""
+    if torch.jit.is_tracing():  # a trace records tensor ops; eager calls check
+        return v
     if not isinstance(v, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (B, C), got {type(v).__name__}"
@@ -108,6 +126,8 @@ def gates_fit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
 
     The gates are (B, C) or (1, C).
     """
+    if torch.jit.is_tracing():  # a trace records tensor ops; eager calls check
+        return gates
     feature_map(x)
     channel_vector(gates, name="gates")
     if gates.shape[0] not in (1, x.shape[0]) or gates.shape[1] != x.shape[1]:
@@ -123,6 +143,8 @@ def same_shape(
     residual: object, x: torch.Tensor, name: str = "residual"
 ) -> torch.Tensor:
     """Check that ``residual`` has ``x``'s shape (to be added to it); return it."""
+    if torch.jit.is_tracing():  # a trace records tensor ops; eager calls check
+        return residual
     feature_map(residual, x.shape[1], name=name)
     if residual.shape != x.shape:  # type: ignore[union-attr]
         raise ValueError(

@@ -62,6 +62,11 @@ def create_layer(
     """
     if isinstance(spec, str):
         return table[checks.one_of(name, spec, table)]()
+    if isinstance(spec, nn.Module):  # callable, but calling it runs its forward
+        raise TypeError(
+            f"{name} must be a name, a module class or a factory that builds a module, "
+            f"not a module instance; pass {type(spec).__name__} instead of {spec!r}"
+        )
     if callable(spec):
         layer = spec()
         if not isinstance(layer, nn.Module):
@@ -112,6 +117,8 @@ def make_rd_channels(channels: int, reduction: float = 16, rd_divisor: int = 1) 
     """
     channels = checks.positive_int("channels", channels)
     reduction = checks.positive_number("reduction", reduction)
+    if reduction == float("inf"):
+        raise ValueError(f"reduction must be a finite number > 0, got {reduction!r}")
     rd_divisor = checks.positive_int("rd_divisor", rd_divisor)
     return make_divisible(channels / reduction, rd_divisor, round_limit=0.0)
 

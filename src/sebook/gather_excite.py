@@ -197,6 +197,7 @@ class GatherExciteBlock(ChannelAttention):
 
         Else (B, C, ceil(H/e), ceil(W/e)).
         """
+        x = checks.feature_map(x, self.channels)
         return self.excitation(self.squeeze(x))
 
     def gate_map(self, x: torch.Tensor) -> torch.Tensor:

@@ -113,6 +113,7 @@ class GlobalContextBlock(ChannelAttention):
 
         ``transform(attention_pool(x))``.
         """
+        x = checks.feature_map(x, self.channels)
         return self.excitation(self.squeeze(x))
 
     def forward(

@@ -101,6 +101,10 @@ class GRN(ChannelAttention):
 
         The mean is over channels.
         """
+        if self.data_format == "channels_first":
+            x = checks.feature_map(x, self.channels)
+        else:
+            x = checks.channels_last_map(x, self.channels)
         return self.excitation(self.squeeze(x))
 
     def forward(
