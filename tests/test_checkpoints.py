@@ -178,6 +178,17 @@ def test_changed_weights_are_noticed(saved):
         load_checkpoint(path)
 
 
+def test_a_file_changed_after_its_manifest_entry_is_refused(saved, tmp_path):
+    """The weights' fingerprint does not cover the metadata; the manifest's SHA-256 does."""
+    path, _ = saved
+    manifest = tmp_path / "manifest.json"
+    update_manifest(manifest, path, {"seed": 3})
+    assert load_checkpoint(path)[1]["seed"] == 3
+    rewrite(path, metrics={**METRICS, "test_accuracy": 0.99})  # weights untouched
+    with pytest.raises(CheckpointError, match="differs from the SHA-256 that manifest"):
+        load_checkpoint(path)
+
+
 class WritesAFile:
     """Unpickling this object would run ``exec`` and create the marker file."""
 

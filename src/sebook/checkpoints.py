@@ -200,6 +200,23 @@ def _require(condition: bool, path: Path, message: str) -> None:
         raise CheckpointError(f"{path}: {message}")
 
 
+MANIFEST_NAME = "manifest.json"
+"""The manifest's file name, beside the checkpoints it lists (:mod:`sebook.manifest`)."""
+
+
+def _manifest_sha256(path: Path) -> str | None:
+    """The SHA-256 the manifest beside ``path`` records for it; None if none does.
+
+    The weights' fingerprint inside the file does not cover its metadata; this does.
+    """
+    try:
+        manifest = json.loads((path.parent / MANIFEST_NAME).read_text(encoding="utf-8"))
+        entry = manifest["checkpoints"][path.name]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return entry.get("sha256") if isinstance(entry, dict) else None
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load and check a checkpoint's contents without building the model.
 
@@ -215,6 +232,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"checkpoint {path} not found (no such file); the committed ones are "
             f"listed in checkpoints/manifest.json"
         )
+    listed = _manifest_sha256(path)
+    _require(
+        listed is None or file_sha256(path) == listed,
+        path,
+        f"the file differs from the SHA-256 that {MANIFEST_NAME} beside it records "
+        "(it was changed after it was written); restore it (git checkout) or retrain it",
+    )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
