@@ -373,6 +373,17 @@ def test_committed_benchmark_results_are_complete(name):
 # Where PyTorch users take the networks: autocast, torch.fx, channels_last --------------------------------------
 
 
+def test_the_networks_are_at_the_top_level():
+    from sebook import efficientnet_v2, mobilenet_v3, regnet
+
+    assert sebook.se_resnet50 is models.se_resnet50
+    assert sebook.efficientnet_b0 is models.efficientnet_b0
+    assert sebook.mobilenet_v3_large is mobilenet_v3.mobilenet_v3_large
+    assert sebook.regnet_y_400mf is regnet.regnet_y_400mf
+    assert sebook.efficientnet_v2_s is efficientnet_v2.efficientnet_v2_s
+    assert {"resnet50", "resnet101", "se_resnet101"} <= set(sebook.__all__)
+
+
 @pytest.mark.parametrize("build", [models.se_resnet50, models.efficientnet_b0])
 def test_networks_run_under_autocast_trace_with_fx_and_keep_channels_last(build):
     torch.manual_seed(0)

@@ -6,11 +6,15 @@ block of Hu et al., *Squeeze-and-Excitation Networks* (CVPR 2018).
 """
 
 from .attention import CBAMBlock, ECABlock
+from .efficientnet_v2 import efficientnet_v2_s
 from .excitation import Excitation, make_divisible, make_rd_channels
 from .gather_excite import GatherExciteBlock
 from .global_context import GlobalContextBlock
 from .grn import GRN
+from .mobilenet_v3 import mobilenet_v3_large
+from .models import efficientnet_b0, resnet50, resnet101, se_resnet50, se_resnet101
 from .recalibration import recalibrate, recalibrate_add
+from .regnet import regnet_y_400mf
 from .runtime import setup
 from .se import SEBlock
 from .selective_kernel import SelectiveKernel
@@ -33,4 +37,12 @@ __all__ = [
     "GatherExciteBlock",
     "GlobalContextBlock",
     "SelectiveKernel",  # SE's family
+    "resnet50",  # the networks, as torchvision names them
+    "resnet101",
+    "se_resnet50",
+    "se_resnet101",
+    "efficientnet_b0",
+    "efficientnet_v2_s",
+    "mobilenet_v3_large",
+    "regnet_y_400mf",
 ]
