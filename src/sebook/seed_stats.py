@@ -12,6 +12,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from . import checks
+
 
 def seed_statistics(values: Sequence[float]) -> dict[str, float]:
     """Mean, sample std (divisor n - 1), min, max and count of one variant over seeds.
@@ -251,9 +253,8 @@ def power_of_comparison(
     declaring a true ``difference`` of means. The noncentral t is approximated by a
     shifted central t with ``2n - 2`` degrees of freedom, and the far tail is neglected.
     """
-    for name, value in (("sigma", sigma), ("difference", difference)):
-        if not float(value) > 0:
-            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    sigma = checks.positive_number("sigma", sigma)
+    difference = checks.positive_number("difference", difference)
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     if not 0 < alpha < 1:
