@@ -155,3 +155,45 @@ def test_intro_map_lists_every_chapter_in_order():
     intro = (ROOT / "intro.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| \{doc\}`(chapters/[\w]+)`", intro, re.M)
     assert listed == [f for f in toc_files() if f.startswith("chapters/")]
+
+
+
+PROSE_LIMIT = 3000
+OWN_ISSUE = {"09_ablations"}  # rebuilt around its controlled experiment in an issue of its own
+
+
+def prose_words(nb) -> int:
+    """Words of prose before the Exercises: markdown, without code blocks and directive options.
+
+    Exercises and solutions end a chapter and are not counted; a glue role counts as one word."""
+    words = 0
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        fences: list[bool] = []  # for each open fence: is it code (not a directive)?
+        for line in cell.source.split("## Exercises")[0].splitlines():
+            m = re.match(r"^\s*(`{3,}|:{3,})(\S*)", line)
+            if m and (m.group(2) or fences):
+                if m.group(2):
+                    fences.append(not m.group(2).startswith("{"))
+                else:
+                    fences.pop()
+            elif not any(fences) and not re.match(r"^\s*:[\w-]+:", line):
+                words += len(line.split())
+        if "## Exercises" in cell.source:
+            break
+    return words
+
+
+def test_prose_fits_a_chapter(nb, request):
+    """One question a chapter: at most 3,000 words of prose before the Exercises."""
+    name = request.node.callspec.id
+    if name not in OWN_ISSUE:
+        assert prose_words(nb) <= PROSE_LIMIT, f"{name}: {prose_words(nb)} words"
+
+
+def test_summary_then_exercises_end_the_chapter(nb):
+    """The last two sections are the Summary and the Exercises, in that order."""
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[-2:] == ["Summary", "Exercises"], headings[-3:]

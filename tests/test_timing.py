@@ -100,3 +100,8 @@ def test_thread_clock_and_median_interval():
         timing.median_interval([])
     with pytest.raises(ValueError, match="level"):
         timing.median_interval([1.0], level=1.5)
+
+
+def test_percent_and_its_interval():
+    assert timing.percent(1.0183) == "+1.8" and timing.percent(0.95) == "-5.0"
+    assert timing.percent_interval({"low": 0.995, "high": 1.03}) == "-0.5 to +3.0"

@@ -19,7 +19,7 @@ MobileNetV2/EfficientNet with SE where EfficientNet puts it (or after the projec
 where the source notebook put it), and :class:`StochasticDepth` its residual-branch
 dropout.
 
-Explained in the chapters "SE-ResNet" (residual units, bottleneck), "MBConv" and "Costs"
+Explained in the chapters "SE-ResNet" (residual units, bottleneck), "MBConv" and "What SE costs"
 (the fused addition); the small Fashion-MNIST nets and the ResNets both build on
 :class:`ResidualUnit`.
 """
@@ -55,7 +55,7 @@ class ResidualUnit(nn.Module):
         fused: for ``"standard"``, hand the shortcut to the attention block so that
             recalibration and addition happen in one pass (``torch.addcmul``); ``False``
             computes ``shortcut(x) + attention(branch(x))`` in two passes, the naive
-            form measured in "Costs". Same parameters, same result up to rounding.
+            form measured in "What SE costs". Same parameters, same result up to rounding.
     """
 
     def __init__(

@@ -52,7 +52,7 @@ def grouped_bars(
 
     ``errors`` gives (low, high) whiskers per bar (e.g. quartiles); ``reference`` draws
     labelled horizontal lines (e.g. ``{"ResNet-50": 1.0}``). Used in "SE-ResNet" and
-    "Costs".
+    "What SE costs".
     """
     series = list(values)
     if not series:

@@ -5,7 +5,7 @@ Each is given in total and per part.
 FLOPs come from ``torch.utils.flop_counter`` (1 MAC = 2 FLOPs); the elementwise work of
 SE's squeeze and recalibration, which that counter leaves out, is counted from the
 shapes that really flow (forward hooks). Used from "Excitation" on; explained in
-"SE-ResNet", "MBConv" and "Costs".
+"SE-ResNet", "MBConv" and "What SE costs".
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def count_flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     Counted with ``torch.utils.flop_counter``.
 
     The counter covers matrix products and convolutions; elementwise work (activations,
-    the recalibration product, pooling) counts 0, which is why "Costs" measures time as
+    the recalibration product, pooling) counts 0, which is why "What SE costs" measures time as
     well.
     """
     if not isinstance(module, nn.Module):
@@ -177,7 +177,7 @@ def attention_elementwise_ops(model: nn.Module, input_shape: tuple[int, ...]) ->
     Per attention block on a (B, C, H, W) input: B·C·H·W additions for the global
     average (the squeeze) and B·C·H·W multiplications for the recalibration, so
     ``2·B·C·H·W``. The paper's "GFLOPs" include them. Used in "SE-ResNet" and
-    "Costs".
+    "What SE costs".
     """
     return 2 * sum(numel for numel, _ in attention_inputs(model, input_shape))
 
@@ -223,7 +223,7 @@ def recalibration_traffic(
     plain addition. So SE adds 3·n·e bytes in the naive form and n·e in the fused
     one, if nothing stays in cache. Returns
     ``{"one_pass": Σ n·e, "naive": 3·Σ n·e, "fused": Σ n·e}`` in bytes. Used in
-    "Costs".
+    "What SE costs".
     """
     one_pass = sum(numel * size for numel, size in attention_inputs(model, input_shape))
     return {"one_pass": one_pass, "naive": 3 * one_pass, "fused": one_pass}

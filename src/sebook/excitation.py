@@ -4,7 +4,7 @@ One weight per channel.
 
 Hu et al., *Squeeze-and-Excitation Networks*, Sec. 3.2 (Eq. 3):
 ``s = sigmoid(W2 relu(W1 z))`` with ``W1: C -> C/r`` and ``W2: C/r -> C``. Explained in
-the chapter "Excitation".
+the chapter "Excitation"; an untrained one in the appendix "The excitation before training".
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Per image, per class, and at initialisation.
 
 :func:`capture_gates` hooks the ``excitation`` of every
 :class:`~sebook.se.ChannelAttention` block (SE, ECA, CBAM); the rest summarise what it
-records. Explained in "Excitation", "Learned channel weights", "The reduction ratio,
-measured" and "Successors".
+records. Explained in "Learned channel weights", "The reduction ratio, measured",
+"Successors" and the appendix "The excitation before training".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ ones (torchvision's ``resnet50``: 25,557,032 parameters; ``resnet101``: 44,549,1
 ``efficientnet_b0``: 5,288,548; timm's ``seresnet50``: 28,088,024). Every bottleneck is
 a :class:`sebook.blocks.ResidualUnit`, every EfficientNet block a
 :class:`sebook.blocks.MBConv`. Explained in the chapters "SE-ResNet", "MBConv" and
-"Costs"; the small Fashion-MNIST nets are in :mod:`sebook.fashion_models`.
+"What SE costs"; the small Fashion-MNIST nets are in :mod:`sebook.fashion_models`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class ResNet(nn.Module):
         integration: where SE sits in each unit, one of
             :data:`sebook.blocks.INTEGRATIONS`.
         fused: fuse SE's recalibration with the residual addition (``torch.addcmul``);
-            ``False`` gives the naive two-pass form measured in "Costs".
+            ``False`` gives the naive two-pass form measured in "What SE costs".
         stride_in_1x1: put each stage's stride on the first 1x1 convolution (the
             original Caffe layout).
     """
@@ -148,7 +148,7 @@ def se_resnet50(
 
     With ``reduction=16``: 28,088,024 parameters, as timm's ``seresnet50``.
     ``integration`` picks one of the paper's four positions; ``fused=False`` builds the
-    naive recalibrate-then-add form (see "Costs").
+    naive recalibrate-then-add form (see "What SE costs").
     """
     return ResNet(
         RESNET_LAYERS[50],

@@ -2,7 +2,7 @@
 
 Hu et al., *Squeeze-and-Excitation Networks*, Sec. 3.2 (Eq. 4):
 ``x_tilde_c = s_c * u_c``. Explained in the chapter "Recalibration"; the fused form with
-the residual addition in "Costs".
+the residual addition in "What SE costs".
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The ratios are round by round.
 
-Used by ``benchmarks/*.py`` and explained in "Costs".
+Used by ``benchmarks/*.py``; the method is explained in the appendix "Measuring a 1 % effect".
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def interleaved_timings(
     Every round calls each candidate once, starting at a rotating position, so that slow
     phases of a shared machine hit all candidates alike; compare them with
     :func:`median_ratios`. ``warmup`` rounds are run first and discarded. Used by
-    ``benchmarks/se_overhead.py`` and "Costs".
+    ``benchmarks/se_overhead.py`` and "What SE costs".
     """
     if not isinstance(candidates, dict) or not candidates:
         raise ValueError(
@@ -173,7 +173,7 @@ def elementwise_overhead(
     memory format of ``benchmarks/se_overhead.py``'s ``"ops"``), and
     ``blocks_per_stage[stage]`` SE blocks per stage. Naive: Σ n·(squeeze +
     scale_then_add − add); fused: Σ n·(squeeze + fused_scale_add − add). The
-    excitation's FC layers are left out. Used in "Costs".
+    excitation's FC layers are left out. Used in "What SE costs".
     """
     if (
         not isinstance(ops, dict)
@@ -202,3 +202,13 @@ def elementwise_overhead(
         total["naive"] += n * (t["squeeze"] + t["scale_then_add"] - t["add"])
         total["fused"] += n * (t["squeeze"] + t["fused_scale_add"] - t["add"])
     return total
+
+
+def percent(ratio: float) -> str:
+    """A time ratio as the signed percentage by which it exceeds 1: ``1.018`` -> ``"+1.8"``."""
+    return f"{100 * (ratio - 1):+.1f}"
+
+
+def percent_interval(summary: dict[str, float]) -> str:
+    """A summary's 95 % interval (its ``low`` and ``high`` ratios) in percent: ``"-0.5 to +3.0"``."""
+    return f"{percent(summary['low'])} to {percent(summary['high'])}"
