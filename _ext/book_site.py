@@ -1,7 +1,7 @@
 """Sphinx extension with the website's engineering, so the chapters stay prose and code.
 
 - serves the widget manager and MathJax from the site itself (copied from ``node_modules``; no CDN);
-- fills the status page from the execution records that ``python -m sebook.notebooks`` stores in each notebook;
+- fills the front page's reader's path and the status page from the execution records that ``python -m sebook.notebooks`` stores in each notebook;
 - loads on each page only the JavaScript it uses: the widget manager where there are widgets, MathJax where
   there is maths, the search index on the search page; the theme's 1.5 MB icon script is replaced by a small
   stylesheet of the few SVG icons the pages show (generated from the theme's own icon data);
@@ -138,9 +138,45 @@ def status_table(root: Path) -> str:
     return "\n".join(table) + "\n"
 
 
-def fill_status_page(app: Sphinx, docname: str, source: list[str]) -> None:
+WORDS_PER_MINUTE = 200
+
+
+def kernel_only_cells(nb: dict) -> int:
+    """Cells whose output needs a running kernel: the site shows their code only (tag ``remove-output``)."""
+    return sum("remove-output" in cell.get("metadata", {}).get("tags", []) for cell in nb["cells"]
+               if cell["cell_type"] == "code")
+
+
+def reader_path_table(root: Path) -> str:
+    """A markdown table, in the order of ``_toc.yml``: each notebook's reading time (its markdown at 200 words a
+    minute, exercises included), its execution time from its record, and what of it needs a running kernel."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    rows = ["| Part | Chapter | Read (min) | Run (s) | On the website |", "|---|---|---:|---:|---|"]
+    for part in toc["parts"]:
+        caption = part["caption"]  # shown on the part's first row only
+        for entry in part["chapters"]:
+            path = root / f"{entry['file']}.ipynb"
+            if not path.exists():
+                continue
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            words = sum(len("".join(c["source"]).split()) for c in nb["cells"] if c["cell_type"] == "markdown")
+            minutes = -(-words // WORDS_PER_MINUTE)
+            seconds = nb.get("metadata", {}).get("sebook", {}).get("execution_seconds")
+            live = kernel_only_cells(nb)
+            website = "everything" if not live else f"all but {live} live control{'s' * (live > 1)} (Binder, Colab)"
+            rows.append(f"| {caption} | {{doc}}`{entry['file']}` | {minutes} | "
+                        f"{'%.0f' % seconds if seconds is not None else 'not recorded'} | {website} |")
+            caption = ""
+    return "\n".join(rows) + "\n"
+
+
+def fill_generated_tables(app: Sphinx, docname: str, source: list[str]) -> None:
     if docname == "status":
         source[0] = source[0].replace("<!-- status-table -->", status_table(Path(app.srcdir)))
+    if docname == "intro":
+        source[0] = source[0].replace("<!-- reader-path -->", reader_path_table(Path(app.srcdir)))
 
 
 def page_weights(out: Path) -> list[tuple[int, Path]]:
@@ -249,6 +285,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", copy_vendored_assets)
     app.connect("builder-inited", write_icon_stylesheet)
     app.connect("build-finished", trim_theme_scripts, priority=400)
-    app.connect("source-read", fill_status_page)
+    app.connect("source-read", fill_generated_tables)
     app.connect("build-finished", report_page_weights)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -157,15 +157,17 @@ def test_intro_map_lists_every_chapter_in_order():
     assert listed == [f for f in toc_files() if f.startswith("chapters/")]
 
 
-
 PROSE_LIMIT = 3000
-OWN_ISSUE = {"09_ablations"}  # rebuilt around its controlled experiment in an issue of its own
+OWN_ISSUE = {
+    "09_ablations"
+}  # rebuilt around its controlled experiment in an issue of its own
 
 
 def prose_words(nb) -> int:
     """Words of prose before the Exercises: markdown, without code blocks and directive options.
 
-    Exercises and solutions end a chapter and are not counted; a glue role counts as one word."""
+    Exercises and solutions end a chapter and are not counted; a glue role counts as one word.
+    """
     words = 0
     for cell in nb.cells:
         if cell.cell_type != "markdown":
@@ -197,3 +199,25 @@ def test_summary_then_exercises_end_the_chapter(nb):
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     headings = re.findall(r"^## (.+)$", text, re.M)
     assert headings[-2:] == ["Summary", "Exercises"], headings[-3:]
+
+
+def test_front_page_gives_each_notebook_its_reading_and_running_time():
+    """The front page's reader's path is generated at build time (_ext/book_site.py) from every notebook."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "book_site", ROOT / "_ext" / "book_site.py"
+    )
+    book_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book_site)
+    table = book_site.reader_path_table(ROOT)
+    assert "<!-- reader-path -->" in (ROOT / "intro.md").read_text(encoding="utf-8")
+    rows = [
+        line for line in table.splitlines() if line.startswith("| ") and "{doc}" in line
+    ]
+    assert [re.search(r"\{doc\}`([^`]+)`", row).group(1) for row in rows] == [
+        f for f in toc_files() if f.startswith("chapters/")
+    ]
+    for row in rows:
+        minutes, seconds = row.split(" | ")[2:4]
+        assert int(minutes) > 0 and seconds.isdigit(), row

@@ -24,7 +24,7 @@ def test_se_block_diagram_writes_the_measured_shapes():
     shapes = demos.se_shapes(sebook.SEBlock(32, reduction=8), (3, 32, 6, 6))
     fig = diagrams.se_block_diagram(shapes, "title")
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    for shape in ("(3, 32, 6, 6)", "(3, 32)", "(3, 4)"):
+    for shape in ("(3, 32, 6, 6)", "(3, 32)", "(3, 4)", "(3, 32, 1, 1)"):
         assert shape in texts
     assert isinstance(diagrams.se_block_diagram(), Figure)
     with pytest.raises(ValueError, match="shapes"):

@@ -233,8 +233,9 @@ def se_block_diagram(
 ) -> Figure:
     """The SE pipeline as boxes and arrows, with the tensor shape on every arrow.
 
-    Squeeze (blue), excitation (orange: FC, ReLU, FC, sigmoid) and recalibration (green,
-    the product with the input carried around on the left). Each arrow is labelled with
+    Squeeze (blue), excitation (orange: FC, ReLU, FC, sigmoid) and recalibration (green:
+    the (B, C) gates viewed as (B, C, 1, 1) so that they broadcast over H and W, and the
+    product with the input carried around on the left). Each arrow is labelled with
     its symbolic shape and, if ``shapes`` (from :func:`sebook.demos.se_shapes`) is
     given, with the shape measured in a real forward pass. Used in "Overview".
     """
@@ -247,26 +248,36 @@ def se_block_diagram(
             )
 
     def label(step: str) -> str:
-        text = _SYMBOLIC_SHAPES[step]
-        return text if shapes is None else f"{text}   {tuple(shapes[step])}"
+        text = _SYMBOLIC_SHAPES.get(step, "B × C × 1 × 1")
+        if shapes is None:
+            return text
+        measured = (*shapes["gate"], 1, 1) if step == "view" else shapes[step]
+        return f"{text}   {tuple(measured)}"
 
-    fig, ax = plt.subplots(figsize=(7.0, 6.6))
+    fig, ax = plt.subplots(figsize=(7.0, 7.6))
     ax.set(xlim=(0, 1), ylim=(0, 1), title=title)
     ax.axis("off")
     x, skip_x = 0.45, 0.08
     steps = [
-        (0.84, "squeeze: global average pool", "squeeze"),
-        (0.70, "FC 1:  C → C/r", "excitation"),
-        (0.58, "ReLU", "excitation"),
-        (0.46, "FC 2:  C/r → C", "excitation"),
-        (0.34, "sigmoid", "excitation"),
+        (0.88, "squeeze: global average pool", "squeeze"),
+        (0.76, "FC 1:  C → C/r", "excitation"),
+        (0.64, "ReLU", "excitation"),
+        (0.52, "FC 2:  C/r → C", "excitation"),
+        (0.40, "sigmoid", "excitation"),
+        (0.27, "view each gate as a 1 × 1 map", "recalibration"),
     ]
     ax.text(
-        x, 0.97, "input feature map  U", ha="center", va="center", fontsize=10, zorder=4
+        x,
+        0.975,
+        "input feature map  U",
+        ha="center",
+        va="center",
+        fontsize=10,
+        zorder=4,
     )
     for y, text, step in steps:
         _step_box(ax, x, y, text, step)
-    y_scale = 0.19
+    y_scale = 0.14
     ax.add_patch(
         matplotlib.patches.Circle(
             (x, y_scale),
@@ -279,7 +290,7 @@ def se_block_diagram(
     ax.text(x, y_scale, "×", ha="center", va="center", fontsize=13, zorder=4)
     ax.text(
         x,
-        0.03,
+        0.015,
         "output  X̃ = s · U  (per channel)",
         ha="center",
         va="center",
@@ -287,13 +298,14 @@ def se_block_diagram(
         zorder=4,
     )
     arrows = [
-        (0.95, 0.875, "input"),
-        (0.805, 0.735, "squeeze"),
-        (0.665, 0.615, "fc1"),
-        (0.545, 0.495, "act"),
-        (0.425, 0.375, "fc2"),
-        (0.305, y_scale + 0.035, "gate"),
-        (y_scale - 0.035, 0.055, "output"),
+        (0.955, 0.92, "input"),
+        (0.837, 0.803, "squeeze"),
+        (0.717, 0.683, "fc1"),
+        (0.597, 0.563, "act"),
+        (0.477, 0.443, "fc2"),
+        (0.357, 0.313, "gate"),
+        (0.227, y_scale + 0.035, "view"),
+        (y_scale - 0.035, 0.035, "output"),
     ]
     for top, bottom, step in arrows:
         _edge(ax, [(x, top), (x, bottom)])
@@ -308,7 +320,8 @@ def se_block_diagram(
             color="0.15",
         )
     _edge(
-        ax, [(x - 0.01, 0.95), (skip_x, 0.95), (skip_x, y_scale), (x - 0.035, y_scale)]
+        ax,
+        [(x - 0.01, 0.955), (skip_x, 0.955), (skip_x, y_scale), (x - 0.035, y_scale)],
     )
     ax.text(
         skip_x - 0.015,
@@ -321,9 +334,9 @@ def se_block_diagram(
         color="0.15",
     )
     for (y0, y1), name in [
-        ((0.81, 0.87), "squeeze"),
-        ((0.31, 0.73), "excitation"),
-        ((y_scale - 0.035, y_scale + 0.035), "recalibration"),
+        ((0.845, 0.915), "squeeze"),
+        ((0.365, 0.795), "excitation"),
+        ((y_scale - 0.035, 0.305), "recalibration"),
     ]:
         ax.plot(
             [0.985, 0.985],
