@@ -221,3 +221,25 @@ def test_front_page_gives_each_notebook_its_reading_and_running_time():
     for row in rows:
         minutes, seconds = row.split(" | ")[2:4]
         assert int(minutes) > 0 and seconds.isdigit(), row
+
+
+def test_every_visible_code_cell_is_introduced_by_a_sentence(nb):
+    """No visible code cell follows another: a sentence of prose introduces each (hidden cells do not count)."""
+    hidden = {"remove-cell", "remove-input", INSTALL_TAG}
+    previous = None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and hidden & set(cell.metadata.get("tags", [])):
+            continue
+        assert not (
+            cell.cell_type == "code" and previous == "code"
+        ), f"a code cell without a sentence before it: {cell.source[:80]!r}"
+        previous = cell.cell_type
+
+
+def test_asks_its_question_in_its_first_paragraph(nb, request):
+    """One question a chapter, stated where the reader starts."""
+    if request.node.callspec.id in OWN_ISSUE:
+        return
+    title_cell = next(c for c in nb.cells if c.cell_type == "markdown")
+    first_paragraph = title_cell.source.split("\n\n")[1]
+    assert "?" in first_paragraph, first_paragraph[:120]
