@@ -337,6 +337,7 @@ def test_make_attention():
         "ge_theta",
         "gc",
         "grn",
+        "se_add",
     }
     assert isinstance(make_attention("none", 8), NoAttention)
     assert make_attention("se", 64, reduction=8).excitation.rd_channels == 8
@@ -453,3 +454,17 @@ def test_blocks_trace_with_torch_fx_and_keep_channels_last(name):
     torch.testing.assert_close(traced(x), block(x))
     y = block(x.to(memory_format=torch.channels_last))
     torch.testing.assert_close(y, block(x))
+
+
+def test_additive_control_adds_what_se_would_multiply_with_se_s_parameters():
+    from sebook.attention import AdditiveSEBlock
+
+    torch.manual_seed(0)
+    block = AdditiveSEBlock(32, 8, rd_divisor=4)
+    se = sebook.SEBlock(32, 8, rd_divisor=4)
+    assert costs.count_parameters(block) == costs.count_parameters(se)
+    x, residual = torch.randn(2, 32, 5, 5), torch.randn(2, 32, 5, 5)
+    shift = block.excitation(x.mean((2, 3)))
+    torch.testing.assert_close(block(x), x + shift[:, :, None, None])
+    torch.testing.assert_close(block(x, residual), residual + block(x))
+    assert isinstance(make_attention("se_add", 16), AdditiveSEBlock)

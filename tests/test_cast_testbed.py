@@ -71,7 +71,7 @@ def test_splits_are_deterministic_and_labelled_by_the_lit_garment():
 
 
 def test_load_dataset_serves_both_sets():
-    assert DATASETS == ("fashion-mnist", "cast-fashion-mnist")
+    assert DATASETS[:2] == ("fashion-mnist", "cast-fashion-mnist")
     assert load_dataset("cast-fashion-mnist", "test")[0].shape[1] == 3
     assert load_dataset("fashion-mnist", "test")[0].shape[1] == 1
 
@@ -127,3 +127,23 @@ def test_load_dataset_serves_both_sets():
 def test_bad_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_variants_keep_the_garments_and_change_only_the_frame_or_the_order():
+    images, labels, lit = load_cast_fashion_mnist("test")
+    f = CAST_FRAME
+    for name, tint in (
+        ("cast-fashion-mnist-tint-0.5", 0.5 * CAST_TINT),
+        ("cast-fashion-mnist-tint-0", 0.0),
+    ):
+        variant, variant_labels = load_dataset(name, "test")
+        assert torch.equal(variant_labels, labels)
+        assert torch.equal(variant[:, :, f:-f, f:-f], images[:, :, f:-f, f:-f])
+        assert variant[:, :, 0, :].max().item() == tint
+    oracle, _ = load_dataset("cast-fashion-mnist-oracle", "test")
+    first = lit.argmax(1)
+    assert torch.equal(oracle[:, 0], images[torch.arange(len(images)), first])
+    assert oracle[:, 0, 0, :].min().item() == CAST_TINT  # the lit frame is always first
+    assert oracle[:, 1:, 0, :].abs().max().item() == 0
+    with pytest.raises(ValueError, match="variant"):
+        load_cast_fashion_mnist("test", variant="cast-fashion-mnist-tint-2")

@@ -83,3 +83,41 @@ def test_untrained_twin_is_the_start_of_training_and_leaves_the_random_state_alo
         torch.equal(a, b)
         for a, b in zip(twin.state_dict().values(), fresh.state_dict().values())
     )
+
+
+def test_budget_curve_and_the_plateau_rule():
+    from sebook.experiments import budget_curve, plateau_budget
+    from sebook.recipe import RECIPES
+
+    se = FashionNetConfig(rd_divisor=4)
+
+    def curve_entry(config, seed, recipe, final, gain):
+        epochs = RECIPES[recipe].epochs
+        accuracy = [final - gain * (epochs - 1 - i) for i in range(epochs)]
+        e = entry(config, seed, final, "cast-fashion-mnist", RECIPES[recipe])
+        e["metrics"]["epoch_test_accuracy"] = accuracy
+        return e
+
+    rows = {}
+    # 6 epochs: still climbing 1 point an epoch; 12: flat, SE 5 points up; 24: flat, the same gap
+    for recipe, gain, gap in (
+        ("budget-6", 0.01, 0.07),
+        ("budget-12", 0.0005, 0.05),
+        ("budget-24", 0.0004, 0.05),
+    ):
+        for seed, noise in enumerate((-0.004, 0.0, 0.004)):
+            rows[f"{recipe}p{seed}"] = curve_entry(
+                PLAIN, seed, recipe, 0.8 + noise, gain
+            )
+            rows[f"{recipe}s{seed}"] = curve_entry(
+                se, seed, recipe, 0.8 + gap + noise, gain
+            )
+    curve = budget_curve(
+        rows, PLAIN, se, {6: "budget-6", 12: "budget-12", 24: "budget-24"}
+    )
+    assert curve[6]["baseline"]["gain_per_epoch"] == pytest.approx(1.0)
+    assert not curve[6]["flat"] and curve[12]["flat"] and curve[24]["flat"]
+    assert curve[24]["difference"]["difference"] == pytest.approx(5.0)
+    assert plateau_budget(curve) == 24  # at 12 the gap still moved from 6's 7 points
+    with pytest.raises(ValueError, match="recorded"):
+        budget_curve(rows, PLAIN, se, {7: "budget-6"})

@@ -342,6 +342,47 @@ class NoSqueezeBlock(ChannelAttention):
         return torch.addcmul(checks.same_shape(residual, x), x, gates)
 
 
+class AdditiveSEBlock(ChannelAttention):
+    """The global-path control: SE's squeeze and bottleneck MLP, its output *added* to each channel.
+
+    ``block(x) == x + block.excitation(block.squeeze(x)).view(B, C, 1, 1)``: the same
+    global information and the same parameters as :class:`~sebook.se.SEBlock`, with no gate
+    (the MLP's output is a per-image shift of each channel) and no multiplication. It
+    separates what SE gains from seeing the whole map from what it gains by rescaling.
+
+    Args: as for :class:`~sebook.se.SEBlock`, without ``squeeze`` and ``gate_layer``.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 16,
+        *,
+        rd_channels: int | None = None,
+        rd_divisor: int = 1,
+        act_layer: LayerSpec = "relu",
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.channels = checks.positive_int("channels", channels)
+        self.squeeze = Squeeze("avg")
+        self.excitation = Excitation(
+            channels,
+            reduction,
+            rd_channels=rd_channels,
+            rd_divisor=rd_divisor,
+            act_layer=act_layer,
+            gate_layer="identity",
+            bias=bias,
+        )
+
+    def forward(
+        self, x: torch.Tensor, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        shifted = x + self.gates(x)[:, :, None, None]
+        return shifted if residual is None else residual + shifted
+
+
 class NoAttention(nn.Module):
     """The plain network's stand-in: returns ``x`` (plus ``residual`` if given)."""
 
@@ -361,6 +402,7 @@ ATTENTION: dict[str, type[nn.Module]] = {
     "eca": ECABlock,
     "cbam": CBAMBlock,
     "nosqueeze": NoSqueezeBlock,
+    "se_add": AdditiveSEBlock,
     "ge": GatherExciteBlock,
     "ge_theta": GatherExciteTheta,
     "gc": GlobalContextBlock,

@@ -134,14 +134,25 @@ def load_fashion_mnist(
 
 # --- the cast testbed -----------------------------------------------------------------
 
-DATASETS = ("fashion-mnist", "cast-fashion-mnist")
-"""Names of the data sets the book trains on, Fashion-MNIST and the cast testbed.
-
-The cast testbed is derived from Fashion-MNIST.
-"""
-
 CAST_TINT = 1.0
 """The brightness of the lit channel's frame in a cast testbed image."""
+
+CAST_VARIANTS: dict[str, dict[str, float | bool]] = {
+    "cast-fashion-mnist": {"tint": CAST_TINT, "oracle": False},
+    "cast-fashion-mnist-tint-0.5": {"tint": 0.5 * CAST_TINT, "oracle": False},
+    "cast-fashion-mnist-tint-0": {"tint": 0.0, "oracle": False},
+    "cast-fashion-mnist-oracle": {"tint": CAST_TINT, "oracle": True},
+}
+"""The cast testbed and its variants, by name: the same garments and lit channels, with the
+frame at half strength or off (``tint``; the dose-response of SE's gain), or with the
+lit channel always moved first (``oracle``: the cast given to the network as an input,
+a ceiling for what knowing it is worth)."""
+
+DATASETS = ("fashion-mnist", *CAST_VARIANTS)
+"""Names of the data sets the book trains on: Fashion-MNIST and the cast testbeds.
+
+The cast testbeds are derived from Fashion-MNIST.
+"""
 
 CAST_FRAME = 2
 """Width in pixels of the frame around each cast testbed image.
@@ -208,20 +219,33 @@ def compose_cast_images(
     return framed + tint * lit[:, :, None, None] * border
 
 
+def lit_first(images: torch.Tensor, lit: torch.Tensor) -> torch.Tensor:
+    """``images`` with each image's lit channel moved to the front, the others after it in turn."""
+    first = lit.argmax(1)
+    order = (first[:, None] + torch.arange(3)) % 3  # (N, 3): lit, lit + 1, lit + 2
+    return images[torch.arange(len(images))[:, None], order]
+
+
 @functools.lru_cache(maxsize=2)
 def _cast_split(
-    split: str, dirs: tuple[Path, ...], base_url: str
+    split: str,
+    dirs: tuple[Path, ...],
+    base_url: str,
+    tint: float = CAST_TINT,
+    oracle: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     images, labels = _load(split, dirs, base_url)
     generator = torch.Generator().manual_seed(CAST_SEEDS[split])
     lit = lit_channels(len(images), generator)
-    return compose_cast_images(images, lit, generator), labels, lit
+    cast = compose_cast_images(images, lit, generator, tint=tint)
+    return (lit_first(cast, lit) if oracle else cast), labels, lit
 
 
 def load_cast_fashion_mnist(
     split: str,
     root: str | os.PathLike[str] | None = None,
     base_url: str = FASHION_MNIST_URL,
+    variant: str = "cast-fashion-mnist",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The cast testbed: three Fashion-MNIST garments per image, one per colour channel.
 
@@ -232,10 +256,12 @@ def load_cast_fashion_mnist(
     garment in the lit channel), and the (N, 3) one-hot lit channel of each image
     (:func:`lit_channels`). Deterministic: each split is generated from its own fixed
     seed (:data:`CAST_SEEDS`). Cached per process like :func:`load_fashion_mnist`; do
-    not modify the tensors in place.
+    not modify the tensors in place. ``variant`` names one of :data:`CAST_VARIANTS`.
     """
     load_fashion_mnist(split, root, base_url)  # checks the arguments
-    return _cast_split(split, tuple(d.resolve() for d in search_dirs(root)), base_url)
+    variant = CAST_VARIANTS[checks.one_of("variant", variant, CAST_VARIANTS)]
+    dirs = tuple(d.resolve() for d in search_dirs(root))
+    return _cast_split(split, dirs, base_url, **variant)
 
 
 def load_dataset(
@@ -245,5 +271,5 @@ def load_dataset(
     checks.one_of("dataset", dataset, DATASETS)
     if dataset == "fashion-mnist":
         return load_fashion_mnist(split, root)
-    images, labels, _ = load_cast_fashion_mnist(split, root)
+    images, labels, _ = load_cast_fashion_mnist(split, root, variant=dataset)
     return images, labels

@@ -160,3 +160,50 @@ def group_histograms(
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def budget_curve(
+    curve: Mapping[int, Mapping[str, object]],
+    names: tuple[str, str] = ("plain", "SE (r = 16)"),
+    title: str = "Test accuracy against the training budget",
+) -> Figure:
+    """Two panels from :func:`sebook.experiments.budget_curve`'s result.
+
+    Left, each seed's final test accuracy (dots) and the mean (line) of both nets at
+    each budget; right, the difference of the means with its 95 % interval.
+    """
+    budgets = sorted(curve)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9))
+    for colour, key, name in zip(COLOURS, ("baseline", "config"), names):
+        finals = [curve[b][key]["final"] for b in budgets]
+        for b, values in zip(budgets, finals):
+            left.plot([b] * len(values), values, "o", color=colour, alpha=0.45, ms=4)
+        left.plot(budgets, [np.mean(v) for v in finals], color=colour, lw=2, label=name)
+    left.set(
+        xlabel="epochs (each a full run of its own schedule)",
+        ylabel="test accuracy (%)",
+    )
+    left.set_xticks(budgets)
+    left.legend(frameon=False)
+    d = [curve[b]["difference"] for b in budgets]
+    mid = np.array([x["difference"] for x in d])
+    right.errorbar(
+        budgets,
+        mid,
+        yerr=[mid - [x["low"] for x in d], [x["high"] for x in d] - mid],
+        fmt="o-",
+        color="black",
+        capsize=4,
+    )
+    right.axhline(0, color="0.5", lw=0.8)
+    right.set(
+        xlabel="epochs",
+        ylabel=f"{names[1]} minus {names[0]} (points)",
+        title="difference of the means, 95 % interval",
+    )
+    right.set_xticks(budgets)
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

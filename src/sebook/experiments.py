@@ -103,3 +103,71 @@ def untrained_twin(config: FashionNetConfig, seed: int) -> FashionNet:
         torch.manual_seed(seed)
         model = FashionNet(config)
     return model.eval()
+
+
+PLATEAU_GAIN = 0.1
+"""The plateau rule's threshold: points of test accuracy gained per epoch over the last
+three epochs (mean over seeds), below which a budget counts as trained to its plateau."""
+
+
+def budget_curve(
+    entries: Mapping[str, Mapping[str, Any]],
+    baseline: FashionNetConfig,
+    config: FashionNetConfig,
+    budgets: Mapping[int, str],
+    dataset: str = "cast-fashion-mnist",
+) -> dict[int, dict[str, Any]]:
+    """Accuracy against training budget, and the plateau rule, for ``config`` against ``baseline``.
+
+    ``budgets`` maps epochs to the recipe trained for that many epochs. For each budget:
+    ``"baseline"`` and ``"config"``, each ``{"final": [accuracy per seed, %],
+    "gain_per_epoch": mean over seeds of (last - third-to-last-but-one) / 3}``;
+    ``"difference"``, :func:`sebook.seed_stats.welch_interval` of config minus baseline;
+    and ``"flat"``, whether both gains are below :data:`PLATEAU_GAIN`.
+    """
+    from .seed_stats import welch_interval
+
+    out: dict[int, dict[str, Any]] = {}
+    for epochs, recipe in sorted(budgets.items()):
+        row: dict[str, Any] = {}
+        for key, net in (("baseline", baseline), ("config", config)):
+            curves = learning_curves(entries, net, dataset, recipe)
+            if any(len(c) != epochs for c in curves):
+                raise ValueError(
+                    f"recipe {recipe!r} was given as {epochs} epochs, but its nets "
+                    f"recorded {sorted({len(c) for c in curves})}"
+                )
+            if epochs < 4:
+                raise ValueError(f"a budget needs at least 4 epochs, got {epochs}")
+            gains = [(c[-1] - c[-4]) / 3 for c in curves]
+            row[key] = {
+                "final": [c[-1] for c in curves],
+                "gain_per_epoch": sum(gains) / len(gains),
+            }
+        row["difference"] = welch_interval(
+            row["config"]["final"], row["baseline"]["final"]
+        )
+        row["flat"] = all(
+            row[k]["gain_per_epoch"] < PLATEAU_GAIN for k in ("baseline", "config")
+        )
+        out[epochs] = row
+    return out
+
+
+def plateau_budget(curve: Mapping[int, Mapping[str, Any]]) -> int | None:
+    """The smallest budget of :func:`budget_curve`'s result that meets the plateau rule.
+
+    The rule: (a) both nets gain less than :data:`PLATEAU_GAIN` points per epoch over
+    their last three epochs, and (b) the difference config minus baseline moves by less
+    than its own interval's half-width from the next smaller budget. ``None`` if none does.
+    """
+    budgets = sorted(curve)
+    for smaller, budget in zip(budgets, budgets[1:]):
+        d, before = curve[budget]["difference"], curve[smaller]["difference"]
+        half_width = (d["high"] - d["low"]) / 2
+        if (
+            curve[budget]["flat"]
+            and abs(d["difference"] - before["difference"]) < half_width
+        ):
+            return budget
+    return None

@@ -120,7 +120,7 @@ class FashionNetConfig:
             return {**bottleneck, "squeeze": self.squeeze, "gate_layer": self.gate}
         if self.attention == "nosqueeze":
             return {**bottleneck, "gate_layer": self.gate}
-        if self.attention in ("cbam", "gc"):
+        if self.attention in ("cbam", "gc", "se_add"):
             return bottleneck
         return {}
 
@@ -144,10 +144,17 @@ class FashionNetConfig:
             "cbam": ["cbam", r, self.integration],
             "nosqueeze": ["nosqueeze", r, self.gate, self.integration],
             "gc": ["gc", r, self.integration],
+            "se_add": ["se-add", r, self.integration],
         }.get(self.attention, [self.attention, self.integration])
         if self.widths != DEFAULT_WIDTHS:
             parts.append("w" + "-".join(map(str, self.widths)))
-        if self.rd_divisor != 1 and self.attention in ("se", "cbam", "nosqueeze", "gc"):
+        if self.rd_divisor != 1 and self.attention in (
+            "se",
+            "cbam",
+            "nosqueeze",
+            "gc",
+            "se_add",
+        ):
             parts.append(f"d{self.rd_divisor}")
         if self.in_channels != 1:
             parts.append(f"c{self.in_channels}")

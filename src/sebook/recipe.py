@@ -124,12 +124,18 @@ PLATEAU = Recipe("plateau", epochs=6, augment="shift-flip")
 Test accuracy levels off as the learning rate decays.
 """
 
+BUDGET_EPOCHS = (6, 12, 24)
+"""The training budgets of the budget curve, "Learned channel weights": each is a full run
+of ``PLATEAU``'s schedule (the learning rate falls to 0 over its own epochs), named
+``budget-<epochs>``."""
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
         SHORT,
         PLATEAU,
         PLATEAU.replace(name="plateau-shuffled", labels="shuffled"),
+        *(PLATEAU.replace(name=f"budget-{e}", epochs=e) for e in BUDGET_EPOCHS),
     )
 }
 """The named recipes of the committed checkpoints."""
