@@ -264,7 +264,7 @@ CASES = [
         "make_attention('bam', 16)",
         lambda: make_attention("bam", 16),
         ValueError,
-        r"attention must be one of 'none', 'se', 'eca', 'cbam', 'nosqueeze', 'ge', 'ge_theta', 'gc', 'grn'; got 'bam'",
+        r"attention must be one of 'none', 'se', 'eca', 'cbam', 'nosqueeze', 'se_add', 'ge', 'ge_theta', 'gc', 'grn'; got 'bam'",
     ),
     (
         "se_resnet50(integration='inside')",
