@@ -1,0 +1,408 @@
+"""Exercises a learner can check: ``check(exercise_id, answer)`` says right, or wrong and why.
+
+Each chapter's Exercises end with a cell that calls :func:`check` on the learner's
+answer. A wrong answer gets a hint when it matches a typical mistake (a unit, an
+off-by-one ratio, a transposed shape, a missing bias), else only what kind of answer was
+expected; the solution itself is never printed (it is folded away on the page). Answers
+are numbers (with a tolerance), shapes, choices, or functions that the checker calls on
+test inputs and compares with the library's. Explained in every chapter's Exercises.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+KINDS = ("number", "shape", "choice", "function")
+"""What an exercise's answer is: a number, a tensor shape, one of some choices, or a function."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One checkable exercise: what the answer is and the hints for typical mistakes.
+
+    ``expected`` computes the reference answer when needed (from the library, never
+    typed twice where the library can compute it). ``hints`` pairs a test of a wrong
+    answer with the hint to give; for a ``"function"`` exercise ``inputs`` gives the
+    argument tuples to call both functions with.
+    """
+
+    id: str
+    kind: str
+    expected: Callable[[], Any]
+    asks: str
+    tolerance: float = 1e-6
+    hints: Sequence[tuple[Callable[[Any, Any], bool], str]] = ()
+    inputs: Callable[[], Sequence[tuple[Any, ...]]] = field(default=lambda: ())
+    apply: Callable[[Callable, tuple[Any, ...]], Any] = field(
+        default=lambda function, args: function(*args)
+    )
+
+
+def _relative(value: float, reference: float, tolerance: float) -> bool:
+    return math.isclose(value, reference, rel_tol=tolerance, abs_tol=tolerance)
+
+
+def _number(exercise: Exercise, answer: object) -> float:
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise TypeError(
+            f"exercise {exercise.id!r} expects a number ({exercise.asks}), "
+            f"got {type(answer).__name__}"
+        )
+    return float(answer)
+
+
+def _shape(exercise: Exercise, answer: object) -> tuple[int, ...]:
+    if isinstance(answer, torch.Tensor):
+        raise TypeError(
+            f"exercise {exercise.id!r} expects a shape ({exercise.asks}), such as "
+            "tensor.shape, not the tensor itself"
+        )
+    try:
+        shape = tuple(answer)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"exercise {exercise.id!r} expects a shape ({exercise.asks}), "
+            f"got {type(answer).__name__}"
+        ) from None
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
+        raise TypeError(
+            f"exercise {exercise.id!r} expects a shape of whole numbers, got {shape!r}"
+        )
+    return shape
+
+
+def is_right(exercise: Exercise, answer: object) -> bool:
+    """Whether ``answer`` is right for ``exercise`` (a malformed answer raises)."""
+    expected = exercise.expected()
+    if exercise.kind == "number":
+        return _relative(_number(exercise, answer), expected, exercise.tolerance)
+    if exercise.kind == "shape":
+        return _shape(exercise, answer) == tuple(expected)
+    if exercise.kind == "choice":
+        if not isinstance(answer, str):
+            raise TypeError(
+                f"exercise {exercise.id!r} expects one of {exercise.asks}, "
+                f"got {type(answer).__name__}"
+            )
+        return answer.strip().lower() == expected
+    if not callable(answer):
+        raise TypeError(
+            f"exercise {exercise.id!r} expects a function ({exercise.asks}), "
+            f"got {type(answer).__name__}"
+        )
+    for args, fresh in zip(exercise.inputs(), exercise.inputs()):
+        with torch.no_grad():
+            got, want = exercise.apply(answer, args), exercise.apply(expected, fresh)
+        if not (
+            isinstance(got, torch.Tensor)
+            and got.shape == want.shape
+            and torch.allclose(got, want, rtol=exercise.tolerance, atol=1e-5)
+        ):
+            return False
+    return True
+
+
+def check_all(answers: dict[str, object]) -> bool:
+    """:func:`check` every answer given; an answer left as ``None`` is reported as missing.
+
+    Returns whether every answer was given and right.
+    """
+    right = True
+    for exercise_id, answer in answers.items():
+        if answer is None:
+            print(f"{exercise_id}: no answer yet.")
+            right = False
+        else:
+            right = check(exercise_id, answer) and right
+    return right
+
+
+def check(exercise_id: str, answer: object) -> bool:
+    """Print whether ``answer`` is right for exercise ``exercise_id`` (and a hint if not); return it."""
+    if exercise_id not in EXERCISES:
+        raise ValueError(
+            f"exercise_id must be one of the checkable exercises "
+            f"({', '.join(sorted(EXERCISES))}), got {exercise_id!r}"
+        )
+    exercise = EXERCISES[exercise_id]
+    if is_right(exercise, answer):
+        print(f"{exercise_id}: right.")
+        return True
+    expected = exercise.expected()
+    for test, hint in exercise.hints:
+        try:
+            matched = test(answer, expected)
+        except (TypeError, ValueError, RuntimeError):
+            matched = False
+        if matched:
+            print(f"{exercise_id}: not yet. {hint}")
+            return False
+    print(f"{exercise_id}: not yet. Expected {exercise.asks}.")
+    return False
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _times(factor: float) -> Callable[[Any, Any], bool]:
+    """A hint test: the answer is ``factor`` times the reference."""
+    return lambda a, e: _relative(float(a), factor * e, 1e-6)
+
+
+def _se_parameters(channels: int, reduction: int) -> int:
+    from .costs import count_parameters
+    from .se import SEBlock
+
+    return count_parameters(SEBlock(channels, reduction))
+
+
+def _fold_after(conv: torch.nn.Conv2d, scale: torch.Tensor) -> torch.nn.Conv2d:
+    """The reference: ``conv`` followed by a fixed scale of each output channel, as one convolution."""
+    folded = copy.deepcopy(conv)
+    with torch.no_grad():
+        folded.weight.mul_(scale[:, None, None, None])
+        folded.bias.mul_(scale)
+    return folded
+
+
+def _fold_after_inputs() -> list[tuple[Any, ...]]:
+    generator = torch.Generator().manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    with torch.no_grad():
+        for p in conv.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator))
+    scale = torch.rand(4, generator=generator) + 0.5
+    return [(conv, scale, torch.randn(2, 3, 6, 6, generator=generator))]
+
+
+def _random_maps() -> list[tuple[torch.Tensor]]:
+    generator = torch.Generator().manual_seed(0)
+    return [(torch.randn(2, 8, 5, 7, generator=generator),)]
+
+
+def _affine_inputs() -> list[tuple[torch.Tensor, ...]]:
+    generator = torch.Generator().manual_seed(0)
+    u = torch.randn(2, 4, 3, 3, generator=generator)
+    s = torch.rand(2, 4, 1, 1, generator=generator)
+    gamma, beta = (torch.randn(1, 4, 1, 1, generator=generator) for _ in range(2))
+    return [(u, s, gamma, beta)]
+
+
+def _global_avg_pool(x: torch.Tensor) -> torch.Tensor:
+    from .squeeze import global_avg_pool
+
+    return global_avg_pool(x)
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def _add(*exercises: Exercise) -> None:
+    for e in exercises:
+        if e.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {e.kind!r}")
+        EXERCISES[e.id] = e
+
+
+_add(
+    Exercise(
+        "overview-ex-shapes",
+        "number",
+        lambda: _se_parameters(2048, 16),
+        "the parameter count of SEBlock(2048, reduction=16), biases included",
+        hints=(
+            (
+                lambda a, e: a == 2 * 2048 * 128,
+                "That counts the weights only: the two FC layers have biases too.",
+            ),
+            (
+                lambda a, e: a == 2 * 2048 * 2048 // 16 * 16,
+                "Check the bottleneck width: C / r = 2048 / 16.",
+            ),
+        ),
+    ),
+    Exercise(
+        "overview-ex-gates",
+        "shape",
+        lambda: (8, 2048),
+        "the shape of SEBlock(2048).gates(x) for x of shape (8, 2048, 7, 7)",
+        hints=(
+            (
+                lambda a, e: tuple(a) == (8, 2048, 1, 1),
+                "That is torchvision's form; the library's gates are one number per channel and image.",
+            ),
+            (
+                lambda a, e: tuple(a) == (8, 2048, 7, 7),
+                "That is the block's output; the gates do not depend on the position.",
+            ),
+            (lambda a, e: tuple(a) == (2048, 8), "Batch first, then channels."),
+        ),
+    ),
+    Exercise(
+        "squeeze-ex-flatten",
+        "number",
+        lambda: 2048 * 7 * 7 * 128,
+        "the weights (without biases) of a linear layer from the flattened 2048 x 7 x 7 map to 2048 / 16 units",
+        hints=(
+            (
+                _times(1 / 49),
+                "That is the squeezed input's layer: flatten all 7 x 7 positions of every channel.",
+            ),
+            (
+                lambda a, e: a == e + 128,
+                "Count the weights only, without the 128 biases.",
+            ),
+        ),
+    ),
+    Exercise(
+        "squeeze-ex-adaptive",
+        "shape",
+        lambda: (1, 8, 1, 1),
+        "the shape of nn.AdaptiveAvgPool2d(1)(maps) for the photo's (1, 8, 64, 64) maps",
+        hints=(
+            (
+                lambda a, e: tuple(a) == (1, 8),
+                "That is the library's squeeze; the pooling layer keeps the two spatial axes, of size 1.",
+            ),
+        ),
+    ),
+    Exercise(
+        "squeeze-ex-mean",
+        "function",
+        lambda: _global_avg_pool,
+        "descriptor(x) returning the (B, C) channel means of a (B, C, H, W) map",
+        inputs=_random_maps,
+        hints=(
+            (
+                lambda a, e: a(_random_maps()[0][0]).dim() == 4,
+                "Return (B, C): one number per channel, without the spatial axes.",
+            ),
+            (
+                lambda a, e: _close(
+                    a(_random_maps()[0][0]), e(_random_maps()[0][0]) * 5 * 7
+                ),
+                "That is the sum: divide by the number of positions, H x W.",
+            ),
+        ),
+    ),
+    Exercise(
+        "excitation-ex-scaled-softmax",
+        "choice",
+        lambda: "competition",
+        "'scale' or 'competition': the problem that multiplying the softmax gates by C leaves",
+        hints=(
+            (
+                lambda a, e: a.strip().lower() == "scale",
+                "Multiplied by C the gates average 1, so the scale is fixed; look at what their sum does.",
+            ),
+        ),
+    ),
+    Exercise(
+        "recalibration-ex-fuse-bias",
+        "function",
+        lambda: lambda u, s, gamma, beta: gamma * (s * u) + beta,
+        "affine_recalibrate(u, s, gamma, beta) computing gamma * (s * u) + beta with one torch.addcmul",
+        tolerance=1e-5,
+        inputs=_affine_inputs,
+        hints=(
+            (
+                lambda a, e: _close(
+                    a(*_affine_inputs()[0]),
+                    e(*_affine_inputs()[0]) - _affine_inputs()[0][3],
+                ),
+                "beta is missing: it is the tensor that addcmul adds to the product.",
+            ),
+        ),
+    ),
+    Exercise(
+        "recalibration-ex-bytes",
+        "number",
+        lambda: 3 / 5,
+        "the fused form's bytes as a fraction of the unfused form's (read u and r, write y; against five passes)",
+        hints=(
+            (
+                _times(5 / 3 / (3 / 5)),
+                "That is the unfused form over the fused one; the question asks the other way round.",
+            ),
+            (
+                lambda a, e: _relative(float(a), 60, 1e-6),
+                "As a fraction, not a percentage.",
+            ),
+        ),
+    ),
+    Exercise(
+        "excitation-ex-divisor",
+        "number",
+        lambda: 96 / 8,
+        "the effective reduction ratio of make_rd_channels(96, 16, rd_divisor=8)",
+        hints=(
+            (
+                lambda a, e: a == 16,
+                "The divisor rounds the width to a multiple of 8: compute the width first.",
+            ),
+            (
+                lambda a, e: a == 8,
+                "That is the width; the ratio is the channels divided by it.",
+            ),
+        ),
+    ),
+    Exercise(
+        "excitation-ex-collapse",
+        "number",
+        lambda: 2 * 64 * 64 // 16 + 64 // 16 + 64,
+        "the parameter count of Excitation(64, 16), biases included",
+        hints=(
+            (
+                lambda a, e: a == 64 * 64 + 64,
+                "That is the collapsed single layer; count the two-layer form.",
+            ),
+            (
+                lambda a, e: a == 2 * 64 * 64 // 16,
+                "Count the biases of both layers too.",
+            ),
+        ),
+    ),
+    Exercise(
+        "recalibration-ex-channels-last",
+        "shape",
+        lambda: (4, 1, 1, 16),
+        "the shape to view (4, 16) gates as, to scale a channels-last (4, 7, 7, 16) map",
+        hints=(
+            (
+                lambda a, e: tuple(a) == (4, 16, 1, 1),
+                "That is the view for (B, C, H, W); here the channels are last.",
+            ),
+            (
+                lambda a, e: tuple(a) == (1, 1, 4, 16),
+                "Batch first: the gates must line up with the map's first axis.",
+            ),
+        ),
+    ),
+    Exercise(
+        "overview-ex-fold",
+        "function",
+        lambda: _fold_after,
+        "fold_after(conv, scale) returning an nn.Conv2d that computes conv(x) * scale per output channel",
+        tolerance=1e-5,
+        inputs=_fold_after_inputs,
+        apply=lambda fold, args: fold(args[0], args[1])(args[2]),
+        hints=(
+            (
+                lambda a, e: _close(
+                    a(*_fold_after_inputs()[0][:2]).bias,
+                    _fold_after_inputs()[0][0].bias,
+                ),
+                "The bias is part of each output channel: it is scaled too.",
+            ),
+        ),
+    ),
+)

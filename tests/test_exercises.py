@@ -1,0 +1,86 @@
+"""The exercise checker (sebook.exercises): every exercise's solution passes, a typical mistake gets its hint."""
+
+import copy
+
+import pytest
+import torch
+
+from sebook.exercises import EXERCISES, check
+
+
+def fold_after(conv, scale):
+    folded = copy.deepcopy(conv)
+    with torch.no_grad():
+        folded.weight.mul_(scale[:, None, None, None])
+        folded.bias.mul_(scale)
+    return folded
+
+
+def fold_weights_only(conv, scale):
+    folded = copy.deepcopy(conv)
+    with torch.no_grad():
+        folded.weight.mul_(scale[:, None, None, None])
+    return folded
+
+
+def mean_descriptor(x):
+    return x.mean((2, 3))
+
+
+def sum_descriptor(x):
+    return x.sum((2, 3))
+
+
+def affine_recalibrate(u, s, gamma, beta):
+    return torch.addcmul(beta, gamma * s, u)
+
+
+def affine_without_beta(u, s, gamma, beta):
+    return gamma * s * u
+
+
+# exercise id: (the solution's answer, a typical wrong answer, words of the hint it gets)
+CASES = {
+    "overview-ex-shapes": (526_464, 2 * 2048 * 128, "biases"),
+    "overview-ex-gates": (torch.Size([8, 2048]), (8, 2048, 1, 1), "torchvision"),
+    "overview-ex-fold": (fold_after, fold_weights_only, "bias"),
+    "squeeze-ex-flatten": (2048 * 49 * 128, 2048 * 128, "flatten"),
+    "squeeze-ex-adaptive": ((1, 8, 1, 1), (1, 8), "spatial axes"),
+    "excitation-ex-divisor": (12, 16, "width first"),
+    "excitation-ex-collapse": (580, 64 * 64 + 64, "two-layer"),
+    "recalibration-ex-channels-last": ((4, 1, 1, 16), (4, 16, 1, 1), "channels are last"),
+    "squeeze-ex-mean": (mean_descriptor, sum_descriptor, "divide by the number of positions"),
+    "excitation-ex-scaled-softmax": ("competition", "scale", "scale is fixed"),
+    "recalibration-ex-fuse-bias": (affine_recalibrate, affine_without_beta, "beta is missing"),
+    "recalibration-ex-bytes": (0.6, 60, "fraction"),
+}
+
+
+def test_every_exercise_has_a_case():
+    assert set(CASES) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(CASES))
+def test_the_solution_passes_and_a_typical_mistake_gets_its_hint(exercise_id, capsys):
+    right, wrong, hint = CASES[exercise_id]
+    assert check(exercise_id, right) is True
+    assert capsys.readouterr().out.strip() == f"{exercise_id}: right."
+    assert check(exercise_id, wrong) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"{exercise_id}: not yet.") and hint in out
+
+
+def test_unknown_ids_and_malformed_answers_get_clear_errors():
+    with pytest.raises(ValueError, match="exercise_id must be one of"):
+        check("overview-ex-nothing", 1)
+    with pytest.raises(TypeError, match="'overview-ex-shapes' expects a number"):
+        check("overview-ex-shapes", "526464")
+    with pytest.raises(TypeError, match="expects a shape"):
+        check("overview-ex-gates", torch.zeros(8, 2048))
+    with pytest.raises(TypeError, match="expects a function"):
+        check("overview-ex-fold", 3)
+
+
+def test_a_wrong_answer_without_a_known_mistake_says_what_was_expected(capsys):
+    assert check("overview-ex-shapes", 1) is False
+    assert "Expected the parameter count" in capsys.readouterr().out
