@@ -53,6 +53,12 @@ CASES = {
     "excitation-ex-scaled-softmax": ("competition", "scale", "scale is fixed"),
     "recalibration-ex-fuse-bias": (affine_recalibrate, affine_without_beta, "beta is missing"),
     "recalibration-ex-bytes": (0.6, 60, "fraction"),
+    "se-resnet-ex-3x3": (161_196, 2 * (3 * 64**2 + 4 * 128**2 + 6 * 256**2 + 3 * 512**2) // 16, "biases"),
+    "se-resnet-ex-pre": (580, 512, "biases"),
+    "se-resnet-ex-resolution": (4, 2, "positions"),
+    "mbconv-ex-mobilenetv3-width": (3_778_000, 636_540, "expanded width"),
+    "mbconv-ex-stochastic": (0.998, 0.8, "1 / (1 - p)"),
+    "mbconv-ex-linear": (0.49, 0.0, "without the ReLU"),
 }
 
 

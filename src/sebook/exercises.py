@@ -203,6 +203,27 @@ def _global_avg_pool(x: torch.Tensor) -> torch.Tensor:
     return global_avg_pool(x)
 
 
+def _se_3x3_parameters() -> int:
+    """SE inside the branch, after the 3x3 convolution: one block on w channels per unit."""
+    return sum(
+        n * _se_parameters(w, 16) for n, w in ((3, 64), (4, 128), (6, 256), (3, 512))
+    )
+
+
+def _b0_mobilenet_width_parameters() -> int:
+    """EfficientNet-B0's SE blocks with MobileNetV3's squeeze width, make_divisible(E // 4, 8)."""
+    from .excitation import make_divisible
+    from .models import efficientnet_b0
+
+    with torch.device("meta"):
+        b0 = efficientnet_b0()
+    total = 0
+    for m in (m for stage in list(b0.features)[1:-1] for m in stage):
+        d = make_divisible(m.expanded // 4, 8)
+        total += 2 * m.expanded * d + d + m.expanded
+    return total
+
+
 EXERCISES: dict[str, Exercise] = {}
 
 
@@ -337,6 +358,91 @@ _add(
                 lambda a, e: _relative(float(a), 60, 1e-6),
                 "As a fraction, not a percentage.",
             ),
+        ),
+    ),
+    Exercise(
+        "se-resnet-ex-3x3",
+        "number",
+        _se_3x3_parameters,
+        "the parameters of all 16 SE blocks of the SE 3x3 variant (r = 16), biases included",
+        hints=(
+            (
+                lambda a, e: a
+                == sum(
+                    n * 2 * w * w // 16
+                    for n, w in ((3, 64), (4, 128), (6, 256), (3, 512))
+                ),
+                "Count the biases of both FC layers too.",
+            ),
+            (
+                lambda a, e: a
+                == sum(_se_parameters(w, 16) for w in (64, 128, 256, 512)),
+                "That is one block per stage; every unit of a stage has one.",
+            ),
+        ),
+    ),
+    Exercise(
+        "se-resnet-ex-pre",
+        "number",
+        lambda: _se_parameters(64, 16),
+        "P(64): the parameters of an SE block (r = 16) on the 64 input channels of the first unit",
+        hints=(
+            (
+                lambda a, e: a == 2 * 64 * 64 // 16,
+                "Count the biases too: C / r + C of them.",
+            ),
+        ),
+    ),
+    Exercise(
+        "se-resnet-ex-resolution",
+        "number",
+        lambda: 4,
+        "the factor by which SE's squeeze and recalibration operations grow from 224 x 224 to 448 x 448",
+        hints=(
+            (lambda a, e: a == 2, "Both sides double: count the positions."),
+            (
+                lambda a, e: a == 1,
+                "That is the FC layers' factor; the squeeze and the product touch every position.",
+            ),
+        ),
+    ),
+    Exercise(
+        "mbconv-ex-mobilenetv3-width",
+        "number",
+        _b0_mobilenet_width_parameters,
+        "the parameters of EfficientNet-B0's 16 SE blocks with the squeeze width make_divisible(E // 4, 8)",
+        hints=(
+            (
+                lambda a, e: a == 636_540,
+                "That is B0's own SE; use the expanded width E for the squeeze width.",
+            ),
+        ),
+    ),
+    Exercise(
+        "mbconv-ex-stochastic",
+        "number",
+        lambda: 1.0,
+        "the expected value of stochastic_depth(torch.ones(...), 0.2) per element",
+        tolerance=0.03,
+        hints=(
+            (
+                lambda a, e: _relative(float(a), 0.8, 0.03),
+                "The kept samples are scaled by 1 / (1 - p).",
+            ),
+        ),
+    ),
+    Exercise(
+        "mbconv-ex-linear",
+        "number",
+        lambda: 0.5,
+        "the fraction of exactly-zero values at the projection's output with an extra ReLU",
+        tolerance=0.1,
+        hints=(
+            (
+                lambda a, e: float(a) < 0.05,
+                "That is without the ReLU; add torch.relu after block.block.project.",
+            ),
+            (lambda a, e: float(a) > 1, "As a fraction, not a percentage."),
         ),
     ),
     Exercise(
