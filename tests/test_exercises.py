@@ -59,6 +59,11 @@ CASES = {
     "mbconv-ex-mobilenetv3-width": (3_778_000, 636_540, "expanded width"),
     "mbconv-ex-stochastic": (0.998, 0.8, "1 / (1 - p)"),
     "mbconv-ex-linear": (0.49, 0.0, "without the ReLU"),
+    "learned-ex-plain": ("raises", "empty", "silently empty"),
+    "learned-ex-frame": (0.0012, 0.2353, "frame"),
+    "ch08-ex-seeds": (60, 59, "normal approximation"),
+    "ch08-ex-divisor": (4, 5, "r = 8"),
+    "ch08-ex-width": (4, 1, "divisor"),
 }
 
 

@@ -143,13 +143,15 @@ CAST_VARIANTS: dict[str, dict[str, float | bool]] = {
     "cast-fashion-mnist-tint-0": {"tint": 0.0, "oracle": False},
     "cast-fashion-mnist-oracle": {"tint": CAST_TINT, "oracle": True},
 }
-"""The cast testbed and its variants, by name: the same garments and lit channels, with the
-frame at half strength or off (``tint``; the dose-response of SE's gain), or with the
-lit channel always moved first (``oracle``: the cast given to the network as an input,
-a ceiling for what knowing it is worth)."""
+"""The cast testbed and its variants by name.
+
+They share the garments and the lit channels. The frame is at half strength or off
+(``tint``, for the dose-response of SE's gain), or the lit channel is always moved first
+(``oracle``, the cast given to the network as an input, a ceiling for what knowing it is
+worth)."""
 
 DATASETS = ("fashion-mnist", *CAST_VARIANTS)
-"""Names of the data sets the book trains on: Fashion-MNIST and the cast testbeds.
+"""Names of the data sets the book trains on, Fashion-MNIST and the cast testbeds.
 
 The cast testbeds are derived from Fashion-MNIST.
 """

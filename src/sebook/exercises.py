@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 KINDS = ("number", "shape", "choice", "function")
-"""What an exercise's answer is: a number, a tensor shape, one of some choices, or a function."""
+"""The kinds of answer, a number, a tensor shape, one of some choices, or a function."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,43 @@ def _b0_mobilenet_width_parameters() -> int:
         d = make_divisible(m.expanded // 4, 8)
         total += 2 * m.expanded * d + d + m.expanded
     return total
+
+
+def _lit_minus_unlit(frame: bool = False) -> float:
+    """Mean pixel of the lit channel minus that of the two others, over the cast test set."""
+    from .data import CAST_FRAME, load_cast_fashion_mnist
+
+    images, _, lit = load_cast_fashion_mnist("test")
+    f = CAST_FRAME
+    means = (images if frame else images[:, :, f:-f, f:-f]).mean((2, 3))
+    lit_mean = means[torch.arange(len(means)), lit.argmax(1)]
+    return float(lit_mean.mean() - ((means.sum(1) - lit_mean) / 2).mean())
+
+
+def _cast_se_seed_spread() -> float:
+    """The seed-to-seed standard deviation (points) pooled over chapter 08's five SE networks."""
+    from .checkpoints import checkpoint_folder
+    from .experiments import accuracies
+    from .fashion_models import FashionNetConfig
+    from .manifest import read_manifest
+    from .seed_stats import pooled_seed_spread
+
+    entries = read_manifest(checkpoint_folder() / "manifest.json")["checkpoints"]
+    results = {
+        r: accuracies(
+            entries,
+            FashionNetConfig(reduction=r, rd_divisor=4, in_channels=3),
+            "cast-fashion-mnist",
+        )
+        for r in (1, 2, 4, 8, 16)
+    }
+    return pooled_seed_spread(results)["std"]
+
+
+def _seeds_for_half_a_point() -> int:
+    from .seed_stats import seeds_for_power
+
+    return seeds_for_power(_cast_se_seed_spread(), 0.5)
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -443,6 +480,79 @@ _add(
                 "That is without the ReLU; add torch.relu after block.block.project.",
             ),
             (lambda a, e: float(a) > 1, "As a fraction, not a percentage."),
+        ),
+    ),
+    Exercise(
+        "learned-ex-plain",
+        "choice",
+        lambda: "raises",
+        "'raises' or 'empty': what gate_stats.gates_per_image does with a net without gates",
+        hints=(
+            (
+                lambda a, e: a.strip().lower() == "empty",
+                "Try it: an empty result would make every later statistic silently empty.",
+            ),
+        ),
+    ),
+    Exercise(
+        "learned-ex-frame",
+        "number",
+        _lit_minus_unlit,
+        "the lit channel's mean inner pixel minus the other two channels', over the cast test set (frame left out)",
+        tolerance=0.005,
+        hints=(
+            (
+                lambda a, e: _relative(float(a), _lit_minus_unlit(frame=True), 0.005),
+                "Leave out the 2-pixel frame: it is what differs by construction.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch08-ex-seeds",
+        "number",
+        _seeds_for_half_a_point,
+        "the seeds per network for 80 % power at a true difference of 0.5 points (Welch's test, 5 % level)",
+        hints=(
+            (
+                lambda a, e: abs(
+                    float(a)
+                    - 2
+                    * (1.959964 + 0.841621) ** 2
+                    * _cast_se_seed_spread() ** 2
+                    / 0.25
+                )
+                < 1
+                and float(a) != e,
+                "That is the normal approximation; with few seeds Welch's t has heavier tails (seed_stats.seeds_for_power).",
+            ),
+            (
+                lambda a, e: abs(float(a) - e / 2) <= 1,
+                "Both networks have seeds: the variance of a difference of two means is 2 s^2 / n.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch08-ex-divisor",
+        "number",
+        lambda: 4,
+        "how many different networks the five ratios leave with a divisor of 8",
+        hints=(
+            (
+                lambda a, e: a == 5,
+                "Compare the widths of r = 8 and r = 16 with a divisor of 8.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch08-ex-width",
+        "number",
+        lambda: 4,
+        "the first block's bottleneck width for 16 channels at r = 16 with rd_divisor=4",
+        hints=(
+            (
+                lambda a, e: a == 1,
+                "The divisor rounds to a multiple of 4 and never goes below it.",
+            ),
         ),
     ),
     Exercise(

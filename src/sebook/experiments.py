@@ -106,8 +106,10 @@ def untrained_twin(config: FashionNetConfig, seed: int) -> FashionNet:
 
 
 PLATEAU_GAIN = 0.1
-"""The plateau rule's threshold: points of test accuracy gained per epoch over the last
-three epochs (mean over seeds), below which a budget counts as trained to its plateau."""
+"""The plateau rule's threshold in points of test accuracy gained per epoch.
+
+Over the last three epochs, the mean over seeds; below it a budget counts as trained to
+its plateau."""
 
 
 def budget_curve(

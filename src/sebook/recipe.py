@@ -124,10 +124,11 @@ PLATEAU = Recipe("plateau", epochs=6, augment="shift-flip")
 Test accuracy levels off as the learning rate decays.
 """
 
-BUDGET_EPOCHS = (6, 12, 24)
-"""The training budgets of the budget curve, "Learned channel weights": each is a full run
-of ``PLATEAU``'s schedule (the learning rate falls to 0 over its own epochs), named
-``budget-<epochs>``."""
+BUDGET_EPOCHS = (6, 12, 24, 48)
+"""The training budgets of the budget curve in "Learned channel weights".
+
+Each is a full run of ``PLATEAU``'s schedule (the learning rate falls to 0 over its own
+epochs), named ``budget-<epochs>``."""
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
