@@ -155,7 +155,7 @@ def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 def _times(factor: float) -> Callable[[Any, Any], bool]:
     """A hint test: the answer is ``factor`` times the reference."""
-    return lambda a, e: _relative(float(a), factor * e, 1e-6)
+    return lambda a, e: _relative(float(a), factor * e, 0.005)
 
 
 def _se_parameters(channels: int, reduction: int) -> int:
@@ -259,6 +259,68 @@ def _seeds_for_half_a_point() -> int:
     from .seed_stats import seeds_for_power
 
     return seeds_for_power(_cast_se_seed_spread(), 0.5)
+
+
+def _eca_kernel(channels: int) -> int:
+    from .attention import eca_kernel_size
+
+    return eca_kernel_size(channels)
+
+
+def _traffic_448_fused_mb() -> float:
+    from .costs import recalibration_traffic
+    from .models import se_resnet50
+
+    with torch.device("meta"):
+        net = se_resnet50()
+    return recalibration_traffic(net, (8, 3, 448, 448))["fused"] / 1e6
+
+
+def _mobilenet_se_blocks() -> int:
+    from .deployed import se_census
+    from .mobilenet_v3 import mobilenet_v3_large
+
+    with torch.device("meta"):
+        return len(se_census(mobilenet_v3_large(), 224)["placements"])
+
+
+def _grn_parameters(channels: int) -> int:
+    from .costs import count_parameters
+    from .grn import GRN
+
+    return count_parameters(GRN(channels))
+
+
+def _dead_initialisations() -> int:
+    """Of 20 fresh SEBlock(8, 16), those whose one hidden unit is off for all four quarters of the photo."""
+    from .data import load_photo
+    from .demos import crop_grid
+    from .features import feature_maps
+    from .gate_stats import fresh_gates
+
+    crops = crop_grid(feature_maps(load_photo(64)), 32, 32)
+    return sum(
+        bool(fresh_gates(8, (16,), crops, seed=seed)[16].std(dim=0).min() == 0)
+        for seed in range(20)
+    )
+
+
+def _benchmark() -> dict:
+    import json
+    from pathlib import Path
+
+    path = (
+        Path(__file__).resolve().parents[2]
+        / "benchmarks"
+        / "results"
+        / "se_overhead.json"
+    )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _headline_width_points() -> float:
+    r = _benchmark()["cases"]["eager_b1_t1"]["ratios"]["se"]
+    return 100 * (r["high"] - r["low"])
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -508,6 +570,22 @@ _add(
         ),
     ),
     Exercise(
+        "learned-ex-steps",
+        "number",
+        lambda: 60_000 // 128 * 6,
+        "the optimizer steps of one PLATEAU run on all 60,000 training images (batches of 128, 6 epochs)",
+        hints=(
+            (
+                lambda a, e: a == -(-60_000 // 128) * 6,
+                "Each epoch uses full batches only: the remainder is skipped.",
+            ),
+            (
+                lambda a, e: a == 60_000 // 128,
+                "That is one epoch; the recipe runs six.",
+            ),
+        ),
+    ),
+    Exercise(
         "ch08-ex-seeds",
         "number",
         _seeds_for_half_a_point,
@@ -552,6 +630,177 @@ _add(
             (
                 lambda a, e: a == 1,
                 "The divisor rounds to a multiple of 4 and never goes below it.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch10-ex-kernel",
+        "number",
+        lambda: 128,
+        "the smallest channel count for which eca_kernel_size gives k = 5",
+        hints=((lambda a, e: a == 127, "One off: log2(127) + 1 is still below 8."),),
+    ),
+    Exercise(
+        "ch10-ex-bound",
+        "number",
+        lambda: 2,
+        "how many principal directions hold almost all (over 99 %) of the first SE block's gate logits",
+        hints=(
+            (
+                lambda a, e: a == 4,
+                "Four is the bound the bottleneck sets; count what the gates use.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch10-ex-eca-2048",
+        "number",
+        lambda: _eca_kernel(2048),
+        "ECA's kernel size at ResNet-50's widest layer, 2048 channels",
+        hints=((lambda a, e: a == 6, "The rule rounds to an odd number."),),
+    ),
+    Exercise(
+        "ch11-ex-resolution",
+        "number",
+        _traffic_448_fused_mb,
+        "the extra traffic in MB of fused SE in SE-ResNet-50 at 448 x 448, batch 8",
+        tolerance=0.005,
+        hints=(
+            (
+                _times(1 / 4),
+                "That is at 224 x 224: the maps have four times the positions.",
+            ),
+            (_times(3), "That is the naive form; the question asks for the fused one."),
+        ),
+    ),
+    Exercise(
+        "ch11-ex-post",
+        "choice",
+        lambda: "identity",
+        "'pre', 'post' or 'identity': the variant whose recalibration fuses with the residual addition",
+        hints=(
+            (
+                lambda a, e: a.strip().lower() in ("pre", "post"),
+                "Neither is followed by an addition; look for the variant that scales one of the two summands.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch11-ex-passes",
+        "number",
+        lambda: 5,
+        "the passes over memory of the naive shortcut + x * gates (each a read or a write of a whole map)",
+        hints=(
+            (lambda a, e: a == 3, "That is the fused form, or the plain addition."),
+        ),
+    ),
+    Exercise(
+        "family-ex-ge",
+        "number",
+        lambda: 0.5,
+        "the gate GE-theta-minus with the global extent gives a channel whose mean is 0",
+        hints=(
+            (
+                lambda a, e: a == 0,
+                "The gate is a sigmoid of the mean: what is sigmoid(0)?",
+            ),
+        ),
+    ),
+    Exercise(
+        "family-ex-grn",
+        "number",
+        lambda: _grn_parameters(256),
+        "the parameters of GRN on 256 channels",
+        hints=(
+            (
+                lambda a, e: a == 256,
+                "GRN learns two numbers per channel, gamma and beta.",
+            ),
+        ),
+    ),
+    Exercise(
+        "family-ex-mobilenet-blocks",
+        "number",
+        _mobilenet_se_blocks,
+        "how many of MobileNetV3-Large's 15 inverted-residual blocks have SE",
+        hints=(
+            (
+                lambda a, e: a == 15,
+                "Not every block: count the placements deployed.se_census finds.",
+            ),
+        ),
+    ),
+    Exercise(
+        "fresh-ex-floor",
+        "number",
+        lambda: 2,
+        "make_rd_channels(24, 16)",
+        hints=(
+            (
+                lambda a, e: a == 1,
+                "That is 24 // 16; the library rounds 1.5 to the nearest, halves up.",
+            ),
+        ),
+    ),
+    Exercise(
+        "fresh-ex-bias",
+        "number",
+        lambda: float(torch.sigmoid(torch.tensor(1.0))),
+        "the largest gate the second layer's bias alone can give at r = 64 (fan-in 1)",
+        tolerance=0.001,
+        hints=(
+            (
+                lambda a, e: _relative(float(a), 1.0, 0.001),
+                "The bias is bounded by 1, the gate by sigmoid of it.",
+            ),
+        ),
+    ),
+    Exercise(
+        "fresh-ex-dead",
+        "number",
+        _dead_initialisations,
+        "how many of 20 initialisations of SEBlock(8, 16) give the same gates to all four quarters of the photo",
+        hints=(
+            (
+                lambda a, e: a == 20 - e,
+                "That is the count whose gates vary; the question asks for the others.",
+            ),
+        ),
+    ),
+    Exercise(
+        "measuring-ex-width",
+        "number",
+        _headline_width_points,
+        "the width in points of the first run's 95 % interval for eager_b1_t1 (high minus low, times 100)",
+        tolerance=0.01,
+        hints=(
+            (
+                lambda a, e: _relative(float(a), e / 100, 0.01),
+                "In percentage points: multiply the ratios' difference by 100.",
+            ),
+        ),
+    ),
+    Exercise(
+        "measuring-ex-rounds",
+        "number",
+        lambda: 4,
+        "how many times as many rounds halve an interval's width",
+        hints=(
+            (
+                lambda a, e: a == 2,
+                "The width shrinks with the square root of the number of rounds.",
+            ),
+        ),
+    ),
+    Exercise(
+        "measuring-ex-agree",
+        "number",
+        lambda: 8,
+        "how many of the benchmark's 13 cases the two runs agree on within 0.5 points",
+        hints=(
+            (
+                lambda a, e: a == 13,
+                "Compare the medians case by case; not every case agrees.",
             ),
         ),
     ),
