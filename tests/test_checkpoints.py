@@ -387,7 +387,11 @@ def test_every_net_the_book_trains_is_committed():
         check=True,
     ).stdout.splitlines()
     listed = {shlex.split(line)[-1].removeprefix("checkpoints/") for line in jobs}
-    assert listed <= set(committed())
+    # nets still in training (the budget curve's last budget, the evidence design) arrive as they finish
+    from train_checkpoints import IN_TRAINING
+
+    in_training = {n for n in listed if any(f"_{r}_" in n for r in IN_TRAINING)}
+    assert listed - in_training <= set(committed())
 
 
 @pytest.mark.parametrize(
