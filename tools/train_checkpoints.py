@@ -135,7 +135,7 @@ def jobs() -> list[tuple[str, list[str]]]:
                 )
     from sebook.recipe import RECIPES
 
-    arms = evidence_design()["arms"] if "evidence" in RECIPES else []
+    arms = evidence_design()["arms"] if evidence_recipe_confirmed() else []
     for seed in range(max((arm["seeds"] for arm in arms), default=0)):
         # seed by seed across the arms, so that a run stopped early leaves every arm equally far
         for arm in arms:
@@ -148,6 +148,37 @@ def jobs() -> list[tuple[str, list[str]]]:
                     *evidence_options(arm),
                 )
     return out
+
+
+def evidence_recipe_confirmed() -> bool:
+    """Whether the budget curve's committed nets pick the evidence recipe's budget by the plateau rule.
+
+    The design promises that no arm is trained before they do; until then the arms are not listed.
+    """
+    from sebook.experiments import budget_curve, plateau_budget
+    from sebook.fashion_models import FashionNetConfig
+    from sebook.manifest import read_manifest
+    from sebook.recipe import BUDGET_EPOCHS, RECIPES
+
+    if "evidence" not in RECIPES:
+        return False
+    widths = tuple(int(w) for w in BUDGET_WIDTHS)
+    nets = [
+        FashionNetConfig(attention=a, rd_divisor=4, in_channels=3, widths=widths)
+        for a in ("none", "se")
+    ]
+    entries = read_manifest(FOLDER / "manifest.json")["checkpoints"]
+    try:
+        curve = budget_curve(entries, *nets, {e: f"budget-{e}" for e in BUDGET_EPOCHS})
+    except ValueError:  # a budget's nets are not all in yet
+        return False
+    if any(
+        len(row["baseline"]["final"]) < len(BUDGET_SEEDS)
+        or len(row["config"]["final"]) < len(BUDGET_SEEDS)
+        for row in curve.values()
+    ):
+        return False
+    return plateau_budget(curve) == RECIPES["evidence"].epochs
 
 
 def evidence_design() -> dict:

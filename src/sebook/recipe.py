@@ -130,6 +130,12 @@ BUDGET_EPOCHS = (6, 12, 24, 48)
 Each is a full run of ``PLATEAU``'s schedule (the learning rate falls to 0 over its own
 epochs), named ``budget-<epochs>``."""
 
+EVIDENCE = PLATEAU.replace(name="evidence", epochs=48)
+"""The recipe of the evidence design (``experiments/se_evidence/design.toml``).
+
+``PLATEAU`` at the smallest budget of the budget curve that meets the plateau rule
+(:func:`sebook.experiments.plateau_budget`)."""
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
@@ -137,6 +143,7 @@ RECIPES: dict[str, Recipe] = {
         PLATEAU,
         PLATEAU.replace(name="plateau-shuffled", labels="shuffled"),
         *(PLATEAU.replace(name=f"budget-{e}", epochs=e) for e in BUDGET_EPOCHS),
+        EVIDENCE,
     )
 }
 """The named recipes of the committed checkpoints."""
