@@ -1,7 +1,7 @@
 """Sphinx extension with the website's engineering, so the chapters stay prose and code.
 
 - serves the widget manager and MathJax from the site itself (copied from ``node_modules``; no CDN);
-- fills the front page's reader's path and the status page from the execution records that ``python -m sebook.notebooks`` stores in each notebook;
+- fills the API page's table of paths from ``tests/data/paths.json``, and the front page's reader's path and the status page from the execution records that ``python -m sebook.notebooks`` stores in each notebook;
 - loads on each page only the JavaScript it uses: the widget manager where there are widgets, MathJax where
   there is maths, the search index on the search page; the theme's 1.5 MB icon script is replaced by a small
   stylesheet of the few SVG icons the pages show (generated from the theme's own icon data);
@@ -172,7 +172,29 @@ def reader_path_table(root: Path) -> str:
     return "\n".join(rows) + "\n"
 
 
+PATH_NAMES = {"eager": "eager", "autocast": "autocast (bf16)", "channels_last": "channels_last",
+              "compile": "compile", "export": "export", "onnx": "ONNX", "script": "script", "trace": "trace"}
+
+
+def paths_table(root: Path) -> str:
+    """A markdown table from ``tests/data/paths.json`` (written by ``tools/paths_table.py``): for each block and
+    network, whether each path gives eager's output, and the versions it was tried with."""
+    record = json.loads((root / "tests" / "data" / "paths.json").read_text(encoding="utf-8"))
+    names = list(next(iter(record["results"].values())))
+    rows = ["| Module | " + " | ".join(PATH_NAMES.get(n, n) for n in names) + " |",
+            "|---|" + "---|" * len(names)]
+    for module, row in record["results"].items():
+        cells = ["✓" if row[n] == "ok" else "–" if row[n].startswith("n/a") else "✗ " + row[n].removeprefix("fails: ")
+                 for n in names]
+        rows.append(f"| `{module}` | " + " | ".join(cells) + " |")
+    versions = ", ".join(f"{name} {v}" for name, v in record["versions"].items())
+    return ("\n".join(rows) + f"\n\nTried on {record['date']} with Python {record['python']}, {versions}, on a "
+            "CPU. ✓: the output equals eager's within 1e-4 of its largest value (5e-2 under bfloat16 autocast); –: does not apply (channels_last to a (B, C) input).\n")
+
+
 def fill_generated_tables(app: Sphinx, docname: str, source: list[str]) -> None:
+    if docname == "api":
+        source[0] = source[0].replace("<!-- paths-table -->", paths_table(Path(app.srcdir)))
     if docname == "status":
         source[0] = source[0].replace("<!-- status-table -->", status_table(Path(app.srcdir)))
     if docname == "intro":

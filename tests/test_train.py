@@ -412,3 +412,82 @@ def test_tiny_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
 )
 def test_full_size_committed_checkpoint_is_reproduced_bit_for_bit(tmp_path):
     reproduce("fashion-mnist_plateau_se_r16_avg_sigmoid_standard_d4_s0.pt", tmp_path)
+
+
+RESUMABLE = [
+    "--reduction", "2", "--widths", "4", "8", "--recipe", "plateau", "--epochs", "5",
+    "--batch-size", "50", "--train-subset", "3000", "--seed", "1",
+]  # fmt: skip
+"""A run of five short epochs with augmentation, so the random generator's state matters on resume."""
+
+
+def test_train_resumes_from_any_epoch_to_the_same_weights():
+    recipe = SHORT.replace(epochs=3, batch_size=50, train_subset=500, augment="shift-flip")
+    states = []
+    model, metrics = train(TINY, 0, recipe, progress=False, on_epoch=states.append)
+    assert [s["epoch"] for s in states] == [1, 2, 3]
+    for state in states[:2]:
+        again, again_metrics = train(TINY, 0, recipe, progress=False, resume=state)
+        assert states_equal(model.state_dict(), again.state_dict())
+        assert again_metrics == metrics
+    with pytest.raises(ValueError, match="resume holds epoch 3; a run of 3 epochs resumes from 1 to 2"):
+        train(TINY, 0, recipe, progress=False, resume=states[2])
+    with pytest.raises(ValueError, match="resume must be a training state .* it lacks generator"):
+        train(TINY, 0, recipe, progress=False, resume={k: v for k, v in states[0].items() if k != "generator"})
+
+
+def test_ctrl_c_saves_the_last_epoch_and_resume_finishes_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(RESUMABLE + ["--out", "whole.pt", "--no-progress"]) == 0
+    calls = {"n": 0}
+    real_evaluate = train_module.evaluate
+
+    def interrupted_in_epoch_3(*args, **kwargs):  # Ctrl-C while epoch 3 evaluates
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", interrupted_in_epoch_3)
+    assert main(RESUMABLE + ["--out", "cut.pt", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after epoch 2 of 5; saved it in cut.pt.partial; resume with:" in err
+    assert not Path("cut.pt").exists() and Path("cut.pt.partial").exists()
+    monkeypatch.setattr(train_module, "evaluate", real_evaluate)
+    resume = err.strip().splitlines()[-1]
+    assert resume.endswith("--out cut.pt --resume cut.pt.partial")
+    assert main(shlex.split(resume)[3:] + ["--no-progress"]) == 0
+    assert not Path("cut.pt.partial").exists()  # finished: the saved epoch is gone
+    whole, cut = load_checkpoint("whole.pt")[0], load_checkpoint("cut.pt")[0]
+    assert states_equal(whole.state_dict(), cut.state_dict())
+    entries = read_manifest("manifest.json")["checkpoints"]
+    assert entries["cut.pt"]["metrics"] == entries["whole.pt"]["metrics"]
+
+
+def test_sigterm_stops_a_real_run_and_it_resumes(tmp_path):
+    """A real process and a real signal: the message, exit status 130, nothing half-written."""
+    command = [sys.executable, "-m", "sebook.train", *RESUMABLE, "--out", "run.pt"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "epoch 2/5" not in seen:  # the progress bar's text (redrawn without timers)
+        char = process.stderr.read(1)
+        assert char, f"the run ended before epoch 2: {seen}"
+        seen += char
+    process.send_signal(15)
+    seen += process.stderr.read()
+    assert process.wait(timeout=60) == 130, seen
+    assert re.search(r"interrupted after epoch [1-4] of 5; saved it in run.pt.partial", seen)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt.partial"]
+    resume = shlex.split(seen.strip().splitlines()[-1])
+    assert resume[-2:] == ["--resume", "run.pt.partial"]
+    subprocess.run([sys.executable, *resume[1:], "--no-progress"], cwd=tmp_path, check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "run.pt"]
+
+
+def test_resume_refuses_another_commands_state(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"command": "python -m sebook.train --seed 9 --out x.pt"}, "x.pt.partial")
+    with pytest.raises(SystemExit) as exit_info:
+        main(RESUMABLE + ["--out", "x.pt", "--resume", "x.pt.partial"])
+    assert exit_info.value.code == 2
+    assert "argument --resume: 'x.pt.partial' was saved by another command" in capsys.readouterr().err

@@ -138,7 +138,8 @@ def save_checkpoint(
 ) -> Path:
     """Write ``model``'s state dict and its metadata to ``path`` atomically.
 
-    A temporary file is written first, then moved with ``os.replace``.
+    A temporary file is written first, then moved with ``os.replace``
+    (:func:`save_atomically`).
 
     Everything stored is plain data (tensors, str, int, float, bool, None, lists and
     dicts), so that :func:`load_checkpoint` can read it with ``weights_only=True``.
@@ -181,6 +182,15 @@ def save_checkpoint(
         },
     }
     payload["state_sha256"] = state_sha256(payload["state_dict"])
+    return save_atomically(payload, path)
+
+
+def save_atomically(payload: object, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` ``payload`` to ``path`` through a temporary file and ``os.replace``.
+
+    A reader of ``path`` sees the old file or the new one, never half of one.
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -22,13 +22,9 @@ class ChannelAttention(nn.Module):
 
     ``x`` is recalibrated by the gates.
 
-    Subclasses set ``channels``, ``squeeze`` and ``excitation``;
+    Subclasses set ``channels`` (an int), and ``squeeze`` and ``excitation`` (modules);
     :func:`sebook.gate_stats.capture_gates` hooks ``excitation`` of every such block.
     """
-
-    channels: int
-    squeeze: nn.Module
-    excitation: nn.Module
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """The (B, C) channel weights the block computes for ``x``."""

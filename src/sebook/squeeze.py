@@ -35,7 +35,6 @@ def global_avgmax_pool(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (global_avg_pool(x) + global_max_pool(x))
 
 
-_POOLS = {"avg": global_avg_pool, "max": global_max_pool, "avgmax": global_avgmax_pool}
 
 
 class Squeeze(nn.Module):
@@ -48,10 +47,14 @@ class Squeeze(nn.Module):
     def __init__(self, mode: str = "avg") -> None:
         super().__init__()
         self.mode = checks.one_of("mode", mode, SQUEEZE_MODES)
-        self._pool = _POOLS[mode]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._pool(checks.feature_map(x))
+        x = checks.feature_map(x)
+        if self.mode == "max":
+            return global_max_pool(x)
+        if self.mode == "avgmax":
+            return global_avgmax_pool(x)
+        return global_avg_pool(x)
 
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"

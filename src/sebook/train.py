@@ -16,9 +16,10 @@ listed in ``checkpoints/manifest.json``; the command line is :mod:`sebook.train_
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -136,6 +137,9 @@ def train(
     progress: bool = True,
     data_root: str | None = None,
     dtype: torch.dtype = torch.float32,
+    *,
+    resume: Mapping[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[FashionNet, dict[str, Any]]:
     """Train a :class:`~sebook.fashion_models.FashionNet` by ``recipe`` on ``dataset``.
 
@@ -148,6 +152,11 @@ def train(
     is the precision of the weights and data: in float32 the last digits of a short
     training's results follow the vector kernels the CPU picks, in float64 they do not
     move at the precision anyone prints.
+
+    After each epoch ``on_epoch`` (if given) receives the training state: a dict of
+    plain data (``epoch``, the epochs finished, and the model's, optimizer's, schedule's
+    and random generators' states) that ``resume`` takes to continue from that epoch
+    and reach the same weights as an uninterrupted run.
 
     Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``,
     ``test_loss``, ``class_accuracy`` (test, per class), ``epoch_loss`` and
@@ -207,8 +216,20 @@ def train(
         )
         every = max(1, math.ceil(steps_per_epoch / PROGRESS_UPDATES))
         epoch_loss, epoch_accuracy, epoch_test_accuracy = [], [], []
+        first = 0
+        if resume is not None:
+            first = _resume(
+                resume, recipe.epochs, model, optimizer, schedule, generator
+            )
+            epoch_loss, epoch_accuracy, epoch_test_accuracy, test = (
+                list(resume["epoch_loss"]),
+                list(resume["epoch_accuracy"]),
+                list(resume["epoch_test_accuracy"]),
+                dict(resume["test"]),
+            )
         with tqdm(
             total=total_steps,
+            initial=first * steps_per_epoch,
             desc=config.name,
             bar_format=BAR_FORMAT,
             disable=not progress,
@@ -218,7 +239,7 @@ def train(
             ncols=88,
             file=sys.stderr,
         ) as bar:
-            for epoch in range(recipe.epochs):
+            for epoch in range(first, recipe.epochs):
                 model.train()
                 order = torch.randperm(n, generator=generator)
                 loss_sum, correct, pending = torch.zeros((), dtype=torch.float64), 0, 0
@@ -249,6 +270,23 @@ def train(
                 model.eval()
                 test = evaluate(model, test_images, test_labels)
                 epoch_test_accuracy.append(test["accuracy"])
+                if on_epoch is not None:
+                    on_epoch(
+                        copy.deepcopy(
+                            {
+                                "epoch": epoch + 1,
+                                "model": model.state_dict(),
+                                "optimizer": optimizer.state_dict(),
+                                "schedule": schedule.state_dict(),
+                                "generator": generator.get_state(),
+                                "torch_rng": torch.get_rng_state(),
+                                "epoch_loss": epoch_loss,
+                                "epoch_accuracy": epoch_accuracy,
+                                "epoch_test_accuracy": epoch_test_accuracy,
+                                "test": test,
+                            }
+                        )
+                    )
     metrics = {
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
@@ -260,6 +298,42 @@ def train(
         "steps": total_steps,
     }
     return model, metrics
+
+
+def _resume(
+    state: Mapping[str, Any],
+    epochs: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+) -> int:
+    """Load a state from :func:`train`'s ``on_epoch`` into the run; return its epoch."""
+    missing = RESUME_KEYS - set(state) if isinstance(state, Mapping) else RESUME_KEYS
+    if missing:
+        raise ValueError(
+            "resume must be a training state from train(on_epoch=...); it lacks "
+            + ", ".join(sorted(missing))
+        )
+    epoch = state["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 < epoch < epochs:
+        raise ValueError(
+            f"resume holds epoch {epoch!r}; a run of {epochs} epochs resumes from 1 to "
+            f"{epochs - 1}"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return epoch
+
+
+RESUME_KEYS = frozenset(
+    "epoch model optimizer schedule generator torch_rng epoch_loss epoch_accuracy "
+    "epoch_test_accuracy test".split()
+)
+"""The keys of a training state (:func:`train`'s ``on_epoch`` and ``resume``)."""
 
 
 RETRAIN_ENV = "SEBOOK_RETRAIN"

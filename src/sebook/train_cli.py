@@ -11,6 +11,7 @@ import argparse
 import math
 import platform
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -174,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--no-progress", action="store_true", help="do not show the progress bar"
     )
+    out.add_argument(
+        "--resume",
+        default=None,
+        metavar="PATH",
+        help="continue the run that an interrupted run of this same command saved in "
+        "PATH (OUT.partial); on Ctrl-C or SIGTERM the last finished epoch is saved "
+        "there, and the command to resume is printed",
+    )
     return parser
 
 
@@ -228,7 +237,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m sebook.train`` (and the ``sebook-train`` script)."""
-    from .checkpoints import save_checkpoint
+    from .checkpoints import save_atomically, save_checkpoint
     from .manifest import update_manifest
 
     parser = build_parser()
@@ -264,17 +273,56 @@ def main(argv: list[str] | None = None) -> int:
             "checkpoint (--out)"
         )
 
+    command = command_line(args)
+    partial = partial_path(out)
+    resume, spent = None, (0.0, 0.0)
+    if args.resume is not None:
+        try:
+            resume = read_partial(args.resume, command)
+        except (OSError, ValueError) as error:
+            parser.error(f"argument --resume: {error}")
+        spent = resume["seconds"], resume["cpu_seconds"]
+    last: dict = {}
     start, start_cpu = time.perf_counter(), time.process_time()
-    model, metrics = training.train(
-        config,
-        args.seed,
-        recipe,
-        args.dataset,
-        progress=not args.no_progress,
-        data_root=args.data_root,
-    )
-    seconds = time.perf_counter() - start
-    cpu_seconds = time.process_time() - start_cpu
+
+    def keep(state: dict) -> None:  # the last finished epoch, to save if interrupted
+        last.update(state)
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        model, metrics = training.train(
+            config,
+            args.seed,
+            recipe,
+            args.dataset,
+            progress=not args.no_progress,
+            data_root=args.data_root,
+            resume=resume,
+            on_epoch=keep,
+        )
+    except KeyboardInterrupt:
+        if not last:
+            print(
+                "\ninterrupted before the first epoch ended; nothing saved",
+                file=sys.stderr,
+            )
+            return 130
+        last |= {
+            "command": command,
+            "seconds": spent[0] + time.perf_counter() - start,
+            "cpu_seconds": spent[1] + time.process_time() - start_cpu,
+        }
+        save_atomically(last, partial)
+        print(
+            f"\ninterrupted after epoch {last['epoch']} of {recipe.epochs}; saved it in "
+            f"{partial}; resume with:\n{command} --resume {shlex.quote(str(partial))}",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    seconds = spent[0] + time.perf_counter() - start
+    cpu_seconds = spent[1] + time.process_time() - start_cpu
     save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
     from . import __version__
 
@@ -282,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest,
         out,
         {
-            "command": command_line(args),
+            "command": command,
             "dataset": args.dataset,
             "recipe": recipe.to_dict(),
             "config": config.to_dict(),
@@ -312,7 +360,31 @@ def main(argv: list[str] | None = None) -> int:
         f"{FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
         f"{seconds:.1f} s; wrote {out} and {manifest}"
     )
+    if args.resume is not None and Path(args.resume).resolve() == partial.resolve():
+        partial.unlink()  # finished: the saved epoch is no longer needed
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: the last epoch is saved
+
+
+def partial_path(out: Path) -> Path:
+    """Where an interrupted run writing ``out`` saves its last finished epoch."""
+    return out.with_name(out.name + ".partial")
+
+
+def read_partial(path: str | Path, command: str) -> dict:
+    """The training state an interrupted run saved in ``path``, if ``command`` made it."""
+    state = torch.load(path, weights_only=True)
+    if not isinstance(state, dict) or "command" not in state:
+        raise ValueError(f"{str(path)!r} is not a state saved by an interrupted run")
+    if state["command"] != command:
+        raise ValueError(
+            f"{str(path)!r} was saved by another command; resume it with the command "
+            f"that started it:\n{state['command']} --resume {shlex.quote(str(path))}"
+        )
+    return state
 
 
 if __name__ == "__main__":
