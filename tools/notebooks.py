@@ -45,12 +45,12 @@ def repository() -> tuple[str, str]:
 
 
 def library_dependencies() -> list[str]:
-    """The library's requirements from ``pyproject.toml`` (``torch>=2.1``, ``numpy``, ...)."""
+    """What the chapters need from ``pyproject.toml``: the library's requirements (``torch>=2.1``,
+    ``numpy``) and its ``book`` extra (``matplotlib``, ...)."""
     import tomllib
 
-    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-        "project"
-    ]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project["dependencies"] + project["optional-dependencies"]["book"]
 
 
 REPOSITORY, BRANCH = repository()

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from . import checks
+from .runtime import progress_bar
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 """The dataset's official download location.
@@ -251,8 +252,6 @@ def download(
     truncated or corrupt download leaves nothing behind. A tqdm bar shows progress when
     ``progress`` is true.
     """
-    from tqdm import tqdm
-
     info = FASHION_MNIST_FILES[checks.one_of("name", name, FASHION_MNIST_FILES)]
     directory = Path(directory)
     try:
@@ -273,7 +272,7 @@ def download(
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as response:
                     total = int(response.headers.get("Content-Length") or info.size)
-                    with tqdm(
+                    with progress_bar(
                         total=total,
                         unit="B",
                         unit_scale=True,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.nn import functional as F
 
 from . import checks
@@ -39,6 +38,7 @@ def load_photo(size: int = 128) -> torch.Tensor:
     size = checks.positive_int("size", size)
     # the photo ships with matplotlib; loaded only when asked for
     import matplotlib.cbook
+    from PIL import Image
 
     with matplotlib.cbook.get_sample_data(PHOTO_NAME) as f:
         image = Image.open(f).convert("RGB")

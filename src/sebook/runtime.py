@@ -76,3 +76,29 @@ def forward_in_batches(
                 for i in range(0, len(inputs), batch_size)
             ]
         )
+
+
+class _NoBar(contextlib.nullcontext):
+    """What :func:`progress_bar` gives where tqdm is not installed: a bar that shows nothing."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+        pass
+
+
+def progress_bar(**options: object) -> contextlib.AbstractContextManager:
+    """A tqdm progress bar with ``options``; a silent stand-in where tqdm is missing.
+
+    tqdm comes with the book's extras (``pip install ".[book]"``), not with the library
+    alone, which needs only torch and numpy.
+    """
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(**options)

@@ -30,7 +30,7 @@ from . import checks
 from .data import DATASETS, FASHION_MNIST_SHA256, load_dataset
 from .fashion_models import FashionNet, FashionNetConfig
 from .recipe import RECIPES, SHORT, Recipe, augment
-from .runtime import forward_in_batches
+from .runtime import forward_in_batches, progress_bar
 
 DTYPES = (torch.float32, torch.float64)
 """The precisions :func:`train` trains in."""
@@ -163,8 +163,6 @@ def train(
     ``epoch_accuracy`` (training, per epoch) and ``epoch_test_accuracy`` (the test
     accuracy after each epoch: the learning curve).
     """
-    from tqdm import tqdm
-
     if not isinstance(config, FashionNetConfig):
         raise TypeError(
             f"config must be a FashionNetConfig, got {type(config).__name__}"
@@ -227,7 +225,7 @@ def train(
                 list(resume["epoch_test_accuracy"]),
                 dict(resume["test"]),
             )
-        with tqdm(
+        with progress_bar(
             total=total_steps,
             initial=first * steps_per_epoch,
             desc=config.name,
