@@ -327,3 +327,29 @@ def test_class_mean_gates_bad_arguments():
         gate_stats.class_mean_gates(
             nosqueeze, images, torch.zeros(4, dtype=torch.long), 2
         )
+
+
+def test_class_share_null_matches_theory_and_detects_class_structure():
+    torch.manual_seed(0)
+    n, c, k = 4000, 8, 5
+    labels = torch.randint(0, k, (n,))
+    unrelated = torch.rand(n, c)
+    result = gate_stats.class_share_null(unrelated, labels, k, permutations=300)
+    # with no link, eta squared averages (k - 1) / (n - 1) over shuffles
+    assert abs(float(result["null"].mean()) - (k - 1) / (n - 1)) < 2e-4
+    assert result["p_value"] > 0.01 and len(result["null"]) == 300
+    related = unrelated + 0.2 * torch.nn.functional.one_hot(labels, k).float() @ torch.rand(k, c)
+    result = gate_stats.class_share_null(related, labels, k, permutations=300)
+    assert result["observed"] == gate_stats.class_gate_statistics(related, labels, k)["class_share"]
+    assert result["p_value"] == 1 / 301 and result["observed"] > result["null_high"]
+    again = gate_stats.class_share_null(related, labels, k, permutations=300)
+    assert torch.equal(again["null"], result["null"])  # seeded
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"permutations": 0}, "permutations must be an integer >= 1"), ({"seed": -1}, "seed must be an integer >= 0")],
+)
+def test_class_share_null_names_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gate_stats.class_share_null(torch.rand(20, 3), torch.arange(20) % 2, 2, **kwargs)

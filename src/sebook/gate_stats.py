@@ -299,6 +299,51 @@ def class_gate_statistics(
     }
 
 
+def class_share_null(
+    gates: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    permutations: int = 1000,
+    seed: int = 0,
+) -> dict[str, object]:
+    """The class share of (N, C) ``gates`` against a permutation null.
+
+    The labels are shuffled ``permutations`` times (a generator seeded with ``seed``)
+    and the class share of :func:`class_gate_statistics` is computed for each
+    shuffle: the shares that gates with no link to the labels would show, with these
+    images and this many classes. Returns ``observed`` (the share with the true
+    labels), ``null`` (the shuffled shares, a float64 tensor), ``null_high`` (their 99th
+    percentile) and ``p_value`` = (1 + shuffles at least as large as observed) /
+    (1 + permutations). The null rules out chance alone; it does not tell learned
+    structure from structure that the images carry into any network's gates.
+    """
+    observed = class_gate_statistics(gates, labels, num_classes)["class_share"]
+    permutations = checks.positive_int("permutations", permutations)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    g = gates.detach().double()
+    g = g - g.mean(0)
+    total_var = (g**2).mean(0)
+    varying = total_var > 1e-12
+    g, total_var = g[:, varying], total_var[varying]
+    labels = labels.long()
+    counts = torch.bincount(labels, minlength=num_classes).double()[:, None]
+    generator = torch.Generator().manual_seed(seed)
+    null = torch.zeros(permutations, dtype=torch.float64)
+    for k in range(permutations):
+        shuffled = labels[torch.randperm(len(labels), generator=generator)]
+        sums = torch.zeros(num_classes, g.shape[1], dtype=torch.float64)
+        sums.index_add_(0, shuffled, g)
+        between = (sums**2 / counts).sum(0) / g.shape[0]  # the mean of g is 0
+        null[k] = (between / total_var).mean() if g.shape[1] else 0.0
+    return {
+        "observed": observed,
+        "null": null,
+        "null_high": float(torch.quantile(null, 0.99)),
+        "p_value": (1 + int((null >= observed).sum())) / (1 + permutations),
+    }
+
+
 def variance_shares(values: torch.Tensor) -> torch.Tensor:
     """Share of the variance of (N, C) ``values`` along each principal direction.
 

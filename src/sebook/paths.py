@@ -209,5 +209,6 @@ NETWORKS = (
 """The ImageNet-scale networks among :func:`library_modules`."""
 
 SLOW = frozenset(f"{name}/compile" for name in NETWORKS)
-"""Results the test suite takes from ``tests/data/paths.json`` without re-running them:
-compiling each ImageNet-scale network takes 25-50 s of CPU."""
+"""Results the test suite takes from ``tests/data/paths.json`` without re-running them.
+
+Compiling each ImageNet-scale network takes 25-50 s of CPU."""

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from . import checks
 from .data import DATASETS, FASHION_MNIST_SHA256, load_dataset
+from .distributed import World, batch_share, sum_over_processes
 from .fashion_models import FashionNet, FashionNetConfig
 from .recipe import RECIPES, SHORT, Recipe, augment
 from .runtime import forward_in_batches, progress_bar
@@ -36,7 +37,11 @@ DTYPES = (torch.float32, torch.float64)
 """The precisions :func:`train` trains in."""
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}"
-"""The progress bar shows no rates or times, so its text is the same on every run."""
+"""The progress bar written to a file or pipe shows no rates or times, so its text is the
+same on every run."""
+
+TERMINAL_BAR_FORMAT = BAR_FORMAT + ", {remaining} left"
+"""On a terminal the bar also shows the time left."""
 
 PROGRESS_UPDATES = 10
 """The bar is redrawn this many times per epoch, after fixed numbers of steps.
@@ -140,6 +145,8 @@ def train(
     *,
     resume: Mapping[str, Any] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    micro_batches: int = 1,
+    world: World | None = None,
 ) -> tuple[FashionNet, dict[str, Any]]:
     """Train a :class:`~sebook.fashion_models.FashionNet` by ``recipe`` on ``dataset``.
 
@@ -158,6 +165,13 @@ def train(
     and random generators' states) that ``resume`` takes to continue from that epoch
     and reach the same weights as an uninterrupted run.
 
+    ``micro_batches`` splits each batch into that many parts, each normalised by
+    BatchNorm on its own, their gradients averaged (gradient accumulation). ``world``
+    (:mod:`sebook.distributed`; a single process by default) trains this process's
+    share of every batch in a ``DistributedDataParallel`` run, inside
+    :func:`sebook.distributed.process_group`: N processes train exactly as one process
+    with N micro-batches, and only rank 0 evaluates (the others return no test metrics).
+
     Returns ``(model in eval mode, metrics)``; ``metrics`` holds ``test_accuracy``,
     ``test_loss``, ``class_accuracy`` (test, per class), ``epoch_loss`` and
     ``epoch_accuracy`` (training, per epoch) and ``epoch_test_accuracy`` (the test
@@ -174,6 +188,12 @@ def train(
             f"recipe must be a sebook.recipe.Recipe, got {type(recipe).__name__}"
         )
     checks.one_of("dataset", dataset, DATASETS)
+    micro_batches = checks.positive_int("micro_batches", micro_batches)
+    world = World() if world is None else world
+    if not isinstance(world, World):
+        raise TypeError(
+            f"world must be a sebook.distributed.World, got {type(world).__name__}"
+        )
     if dtype not in DTYPES:
         raise ValueError(
             f"dtype must be one of {', '.join(map(str, DTYPES))}, got {dtype!r}"
@@ -205,6 +225,7 @@ def train(
             raise ValueError(
                 f"batch_size {batch_size} is larger than the {n} training examples"
             )
+        batch_share(batch_size, world, micro_batches)  # raises if it does not divide
         total_steps = recipe.epochs * steps_per_epoch
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
@@ -225,12 +246,15 @@ def train(
                 list(resume["epoch_test_accuracy"]),
                 dict(resume["test"]),
             )
+        net = model
+        if world.size > 1:  # averages the gradients over the processes
+            net = nn.parallel.DistributedDataParallel(model)
         with progress_bar(
             total=total_steps,
             initial=first * steps_per_epoch,
             desc=config.name,
-            bar_format=BAR_FORMAT,
-            disable=not progress,
+            bar_format=TERMINAL_BAR_FORMAT if sys.stderr.isatty() else BAR_FORMAT,
+            disable=not (progress and world.main),
             mininterval=0,
             miniters=1,
             maxinterval=math.inf,
@@ -244,16 +268,15 @@ def train(
                 for step in range(steps_per_epoch):
                     index = order[step * batch_size : (step + 1) * batch_size]
                     images = train_images[index]
-                    if recipe.augment == "shift-flip":
+                    if recipe.augment == "shift-flip":  # the whole batch, everywhere
                         images = augment(images, generator)
-                    logits = model(images)
-                    loss = F.cross_entropy(logits, train_labels[index])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
+                    step_loss, step_correct = _step(
+                        net, model, optimizer, images, train_labels[index], world,
+                        micro_batches,
+                    )  # fmt: skip
                     schedule.step()
-                    loss_sum += loss.detach().double()
-                    correct += int((logits.argmax(1) == train_labels[index]).sum())
+                    loss_sum += step_loss
+                    correct += step_correct
                     pending += 1
                     if pending == every or step == steps_per_epoch - 1:
                         bar.set_postfix_str(
@@ -263,10 +286,16 @@ def train(
                         )
                         bar.update(pending)
                         pending = 0
+                loss_sum = sum_over_processes(loss_sum, world)
+                correct = int(sum_over_processes(torch.tensor(correct), world))
                 epoch_loss.append(float(loss_sum) / steps_per_epoch)
                 epoch_accuracy.append(correct / (steps_per_epoch * batch_size))
                 model.eval()
-                test = evaluate(model, test_images, test_labels)
+                test = (
+                    evaluate(model, test_images, test_labels)
+                    if world.main
+                    else {"accuracy": None, "loss": None, "class_accuracy": None}
+                )
                 epoch_test_accuracy.append(test["accuracy"])
                 if on_epoch is not None:
                     on_epoch(
@@ -296,6 +325,45 @@ def train(
         "steps": total_steps,
     }
     return model, metrics
+
+
+def _step(
+    net: nn.Module,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    world: World,
+    micro_batches: int,
+) -> tuple[torch.Tensor, int]:
+    """One optimizer step on this process's parts of a global batch.
+
+    ``net`` is ``model`` or its ``DistributedDataParallel`` wrapper. Returns this
+    process's share of the batch's mean loss (float64) and its correct predictions.
+    """
+    parts = world.size * micro_batches
+    share = len(images) // parts
+    optimizer.zero_grad(set_to_none=True)
+    loss_sum, correct = torch.zeros((), dtype=torch.float64), 0
+    for k in range(micro_batches):
+        start = (world.rank * micro_batches + k) * share
+        part = slice(start, start + share)
+        # BatchNorm keeps the running statistics of rank 0's first part, as DDP does
+        kept = [b.clone() for b in model.buffers()] if k > 0 else None
+        last = k == micro_batches - 1
+        with contextlib.nullcontext() if last or net is model else net.no_sync():
+            logits = net(images[part])
+            loss = F.cross_entropy(logits, labels[part])
+            (loss / micro_batches if micro_batches > 1 else loss).backward()
+        if kept is not None:
+            for buffer, value in zip(model.buffers(), kept):
+                buffer.copy_(value)
+        loss_sum += (
+            loss.detach().double() / parts if parts > 1 else loss.detach().double()
+        )
+        correct += int((logits.argmax(1) == labels[part]).sum())
+    optimizer.step()
+    return loss_sum, correct
 
 
 def _resume(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from . import distributed
 from . import train as training
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS
@@ -155,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("--threads", type=_positive_int, help="torch threads")
+    run.add_argument(
+        "--micro-batches",
+        type=_positive_int,
+        default=1,
+        help="split each batch into this many parts, each normalised on its own, and "
+        "average their gradients (default: 1); under torchrun each process splits its "
+        "share so: N processes train as one process with N micro-batches",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--out",
@@ -173,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         "see sebook.archives.search_dirs)",
     )
     out.add_argument(
-        "--no-progress", action="store_true", help="do not show the progress bar"
+        "--no-progress",
+        action="store_true",
+        help="do not show the progress bar (shown, with the time left, only where "
+        "stderr is a terminal and the environment variable CI is unset)",
     )
     out.add_argument(
         "--resume",
@@ -231,6 +243,8 @@ def command_line(args: argparse.Namespace) -> str:
     for name in OVERRIDES:
         if getattr(args, name) is not None:
             parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    if args.micro_batches != 1:
+        parts += ["--micro-batches", str(args.micro_batches)]
     parts += ["--out", args.out]
     return shlex.join(parts)
 
@@ -273,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
             "checkpoint (--out)"
         )
 
+    try:
+        world = distributed.world_from_env()
+        distributed.batch_share(recipe.batch_size, world, args.micro_batches)
+    except (RuntimeError, ValueError) as error:
+        parser.error(str(error))  # before joining the others: a bad launch fails fast
     command = command_line(args)
     partial = partial_path(out)
     resume, spent = None, (0.0, 0.0)
@@ -282,45 +301,51 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as error:
             parser.error(f"argument --resume: {error}")
         spent = resume["seconds"], resume["cpu_seconds"]
-    last: dict = {}
+    finished = {"epoch": 0}
     start, start_cpu = time.perf_counter(), time.process_time()
 
-    def keep(state: dict) -> None:  # the last finished epoch, to save if interrupted
-        last.update(state)
+    def save_epoch(state: dict) -> None:  # every epoch, so that even a kill loses one
+        finished["epoch"] = state["epoch"]
+        if world.main:
+            state |= {
+                "command": command,
+                "seconds": spent[0] + time.perf_counter() - start,
+                "cpu_seconds": spent[1] + time.process_time() - start_cpu,
+            }
+            save_atomically(state, partial)
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        model, metrics = training.train(
-            config,
-            args.seed,
-            recipe,
-            args.dataset,
-            progress=not args.no_progress,
-            data_root=args.data_root,
-            resume=resume,
-            on_epoch=keep,
-        )
+        with distributed.process_group(world):
+            model, metrics = training.train(
+                config,
+                args.seed,
+                recipe,
+                args.dataset,
+                progress=not args.no_progress and _watched(),
+                data_root=args.data_root,
+                resume=resume,
+                on_epoch=save_epoch,
+                micro_batches=args.micro_batches,
+                world=world,
+            )
     except KeyboardInterrupt:
-        if not last:
+        if world.main:
             print(
-                "\ninterrupted before the first epoch ended; nothing saved",
+                f"\ninterrupted after epoch {finished['epoch']} of {recipe.epochs}; "
+                + (
+                    f"saved it in {partial}; resume with:\n{command} --resume "
+                    f"{shlex.quote(str(partial))}"
+                    if finished["epoch"]
+                    else "nothing saved"
+                ),
                 file=sys.stderr,
             )
-            return 130
-        last |= {
-            "command": command,
-            "seconds": spent[0] + time.perf_counter() - start,
-            "cpu_seconds": spent[1] + time.process_time() - start_cpu,
-        }
-        save_atomically(last, partial)
-        print(
-            f"\ninterrupted after epoch {last['epoch']} of {recipe.epochs}; saved it in "
-            f"{partial}; resume with:\n{command} --resume {shlex.quote(str(partial))}",
-            file=sys.stderr,
-        )
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if not world.main:
+        return 0  # rank 0 writes the checkpoint and the manifest
     seconds = spent[0] + time.perf_counter() - start
     cpu_seconds = spent[1] + time.process_time() - start_cpu
     save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
@@ -345,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             },
             "data_sha256": FASHION_MNIST_SHA256,
+            "world_size": world.size,
+            "micro_batches": args.micro_batches,
             "train_seconds": round(seconds, 1),
             "train_cpu_seconds": round(cpu_seconds, 1),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -360,9 +387,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
         f"{seconds:.1f} s; wrote {out} and {manifest}"
     )
-    if args.resume is not None and Path(args.resume).resolve() == partial.resolve():
-        partial.unlink()  # finished: the saved epoch is no longer needed
+    partial.unlink(missing_ok=True)  # finished: the saved epoch is no longer needed
     return 0
+
+
+def _watched() -> bool:
+    """Whether someone watches: stderr is a terminal, and this is not a CI job."""
+    import os
+
+    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _interrupt(signum: int, frame: object) -> None:
