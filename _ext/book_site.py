@@ -138,6 +138,22 @@ def status_table(root: Path) -> str:
     return "\n".join(table) + "\n"
 
 
+def torch_versions_table(root: Path) -> str:
+    """A markdown table from ``tests/data/torch_versions.json`` (written by ``tools/torch_matrix.py``): each torch
+    release the book was tested with, when, and what passed."""
+    path = root / "tests" / "data" / "torch_versions.json"
+    if not path.exists():
+        return "No torch release other than the pinned one has been tried yet.\n"
+    rows = ["| torch | Last verified | Library tests | Chapters re-executed | Outputs that differ |",
+            "|---|---|---|---|---|"]
+    for v in json.loads(path.read_text(encoding="utf-8"))["versions"]:
+        t, c = v["tests"], v["chapters"]
+        tests = f"{t.get('passed', 0)} passed, {t.get('failed', 0)} failed"
+        differ = ", ".join(c["outputs_differing"]) or "none"
+        rows.append(f"| {v['torch']} | {v['date']} | {tests} | {c['executed']} | {differ} |")
+    return "\n".join(rows) + "\n"
+
+
 WORDS_PER_MINUTE = 200
 
 
@@ -197,6 +213,7 @@ def fill_generated_tables(app: Sphinx, docname: str, source: list[str]) -> None:
         source[0] = source[0].replace("<!-- paths-table -->", paths_table(Path(app.srcdir)))
     if docname == "status":
         source[0] = source[0].replace("<!-- status-table -->", status_table(Path(app.srcdir)))
+        source[0] = source[0].replace("<!-- torch-versions -->", torch_versions_table(Path(app.srcdir)))
     if docname == "intro":
         source[0] = source[0].replace("<!-- reader-path -->", reader_path_table(Path(app.srcdir)))
 

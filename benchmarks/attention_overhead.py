@@ -25,6 +25,7 @@ import argparse
 import datetime
 import json
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -126,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     clock = "thread" if args.threads == 1 else "wall"
     kept = args.allocator == "keep" and keep_freed_memory()
     before = timing.machine_info()
+    started, phases = time.monotonic(), 2 if args.no_networks else 3
     blocks = time_blocks(args.batch, args.repeats, args.warmup, clock)
+    if timing.watched():
+        print("blocks timed", timing.time_left(1, phases, started, "phases"), file=sys.stderr)
     units = time_units(args.batch, args.repeats, args.warmup, clock)
+    if timing.watched():
+        print("units timed", timing.time_left(2, phases, started, "phases"), file=sys.stderr)
     networks = (None if args.no_networks
                 else time_networks(args.batch, args.size, args.net_repeats, args.warmup, clock))
     after = timing.machine_info()

@@ -415,8 +415,10 @@ def main(argv: list[str] | None = None) -> int:
         faults["kept"] = page_faults(args.size)
     before = timing.machine_info()
     cases = {}
+    chosen = [c for c in CASES if args.cases is None or c[0] in args.cases]
+    started = time.monotonic()
     for case in CASES:
-        if args.cases is None or case[0] in args.cases:
+        if case in chosen:
             factor = args.headline_factor if case[0] in HEADLINE else 1
             rounds = {1: args.rounds_b1 * factor, 8: args.rounds_b8 * factor}
             result = time_case(case, args.size, rounds, args.warmup)
@@ -428,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{se['low']:.4f}, {se['high']:.4f}]  load {result['load_average_before'][0]}",
                 flush=True,
             )
+            if timing.watched():
+                print(timing.time_left(len(cases), len(chosen), started, "cases"), file=sys.stderr)
     after = timing.machine_info()
     results = {
         "method": {

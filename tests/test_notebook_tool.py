@@ -123,3 +123,19 @@ def test_check_judges_text_as_nbval_does(tmp_path: Path):
         ("stderr", "bc"),
     ]
     assert sanitize_patterns(tmp_path / "missing.cfg") == []
+
+
+@pytest.mark.parametrize(
+    "old, new, tolerance, same",
+    [
+        ("SE 87.65 %, p = 0.0012", "SE 87.66 %, p = 0.0012", 0, True),  # one unit of the last digit
+        ("SE 87.65 %", "SE 87.68 %", 1e-4, False),
+        ("SE 87.65 %", "SE 87.68 %", 1e-3, True),
+        ("20,470 parameters", "20,471 parameters", 0, True),
+        ("plain 3", "SE 3", 0.5, False),  # the words must agree
+        ("1.5 2.5", "1.5", 0.5, False),  # and the count of numbers
+        ("-0.00", "0.00", 0, True),
+    ],
+)
+def test_within_rounding(old, new, tolerance, same):
+    assert notebooks.within_rounding(old, new, tolerance) is same

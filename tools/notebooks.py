@@ -237,6 +237,22 @@ def text_outputs(
     return result
 
 
+NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def within_rounding(old: str, new: str, tolerance: float) -> bool:
+    """Whether ``new`` says what ``old`` says, its numbers allowed to move by ``tolerance`` (relative) or by one
+    unit of the last digit printed: the same words, the same number of numbers, each close."""
+    if NUMBER.sub("#", old) != NUMBER.sub("#", new):
+        return False
+    for a, b in zip(NUMBER.findall(old), NUMBER.findall(new)):
+        x, y = float(a.replace(",", "")), float(b.replace(",", ""))
+        digits = len(a.partition(".")[2].partition("e")[0].partition("E")[0])
+        if abs(x - y) > max(tolerance * max(abs(x), abs(y)), 1.0001 * 10.0**-digits):
+            return False
+    return True
+
+
 def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
     """Write ``nb`` to a temporary file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=path.parent)
@@ -250,8 +266,11 @@ def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
         raise
 
 
-def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, list[str]]:
-    """Execute one notebook; write it back unless ``check``. Returns (seconds, differences in text output)."""
+def run(
+    path: Path, check: bool = False, timeout: int = 900, tolerance: float | None = None
+) -> tuple[float, list[str]]:
+    """Execute one notebook; write it back unless ``check``. Returns (seconds, differences in text output); with
+    ``tolerance``, outputs whose numbers moved within it (:func:`within_rounding`) are not differences."""
     original = nbformat.read(path, as_version=4)
     nb = nbformat.read(path, as_version=4)
     ensure_install_cell(nb)
@@ -266,6 +285,11 @@ def run(path: Path, check: bool = False, timeout: int = 900) -> tuple[float, lis
         f"{path}: code cell {i}: text output changed"
         for i, (a, b) in enumerate(zip(old, new))
         if a != b
+        and not (
+            tolerance is not None
+            and len(a) == len(b)
+            and all(within_rounding(x, y, tolerance) for x, y in zip(a, b))
+        )
     ]
     if len(old) != len(new):
         diffs.append(f"{path}: number of code cells changed")
@@ -298,12 +322,23 @@ def main(argv: list[str] | None = None) -> int:
         default=900,
         help="seconds allowed per cell (default 900)",
     )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="with --check: numbers may move by this much (relative) or by one unit of their last digit; for "
+        "comparing across torch versions (tools/torch_matrix.py)",
+    )
     args = parser.parse_args(argv)
+    if args.tolerance is not None and not (args.check and 0 <= args.tolerance < 1):
+        parser.error("--tolerance needs --check and a value in [0, 1)")
     if args.timeout < 1:
         parser.error(f"--timeout must be >= 1, got {args.timeout}")
     failures: list[str] = []
     for path in find_notebooks(args.notebooks):
-        seconds, diffs = run(path, check=args.check, timeout=args.timeout)
+        seconds, diffs = run(
+            path, check=args.check, timeout=args.timeout, tolerance=args.tolerance
+        )
         print(
             f"{path}: executed in {seconds:.1f} s"
             + (f", {len(diffs)} text output(s) differ" if diffs else "")

@@ -212,3 +212,24 @@ def percent(ratio: float) -> str:
 def percent_interval(summary: dict[str, float]) -> str:
     """A summary's 95 % interval (its ``low`` and ``high`` ratios) in percent: ``"-0.5 to +3.0"``."""
     return f"{percent(summary['low'])} to {percent(summary['high'])}"
+
+
+def time_left(done: float, total: float, started: float, unit: str) -> str:
+    """A progress note for long work, ``"[3/9 cases, 4 min so far, about 8 min left]"``.
+
+    ``done`` and ``total`` count ``unit`` (the time left assumes each costs the same);
+    ``started`` is a ``time.monotonic()`` reading.
+    """
+    elapsed = time.monotonic() - started
+    left = elapsed / done * (total - done) if done else float("nan")
+    return (
+        f"[{done:g}/{total:g} {unit}, {elapsed / 60:.0f} min so far, "
+        f"about {left / 60:.0f} min left]"
+    )
+
+
+def watched() -> bool:
+    """Whether a person watches the output: stderr is a terminal and this is not CI."""
+    import sys
+
+    return sys.stderr.isatty() and not os.environ.get("CI")

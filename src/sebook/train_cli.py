@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from . import distributed
+from . import distributed, timing
 from . import train as training
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed,
                 recipe,
                 args.dataset,
-                progress=not args.no_progress and _watched(),
+                progress=not args.no_progress and timing.watched(),
                 data_root=args.data_root,
                 resume=resume,
                 on_epoch=save_epoch,
@@ -389,13 +389,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     partial.unlink(missing_ok=True)  # finished: the saved epoch is no longer needed
     return 0
-
-
-def _watched() -> bool:
-    """Whether someone watches: stderr is a terminal, and this is not a CI job."""
-    import os
-
-    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _interrupt(signum: int, frame: object) -> None:
