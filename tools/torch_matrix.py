@@ -46,7 +46,8 @@ def run(command: list[str], log: Path) -> subprocess.CompletedProcess:
 
 def build(version: str, venv: Path, log: Path) -> None:
     """A venv with torch ``version`` and the book's other pins around it."""
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     pins = [
         line for line in (ROOT / "requirements.txt").read_text().splitlines()
@@ -100,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     venv = Path(f"/tmp/sebook-torch-{args.version}")
     log = Path(f"/tmp/sebook-torch-{args.version}.log")
     log.write_text("")
-    if not (venv / "bin" / "python").exists():
-        build(args.version, venv, log)
+    build(args.version, venv, log)  # pip leaves what is already installed alone
     try:
         torch_version = subprocess.run(
             [str(venv / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
