@@ -418,3 +418,20 @@ def test_committed_checkpoint_loads_weights_only(name):
     if not name.startswith("tiny") and entry["recipe"]["labels"] == "true":
         low = 0.85 if entry["dataset"] == "fashion-mnist" else 0.7
         assert low < meta["metrics"]["test_accuracy"] < 0.95
+
+
+def test_a_net_another_recipe_name_would_reproduce_is_found_and_copies_keep_their_source():
+    """The evidence recipe is budget-48 under another name: its plain and SE nets of seeds 0-2 are those bytes."""
+    import train_checkpoints
+
+    entries = read_manifest(MANIFEST)["checkpoints"]
+    base = ["--dataset", "cast-fashion-mnist", "--attention", "none", "--rd-divisor", "4", "--widths", "8", "16", "32"]
+    job = [*base, "--recipe", "evidence", "--seed", "1", "--out", "checkpoints/x.pt"]
+    assert train_checkpoints.same_net(job, entries) == "cast-fashion-mnist_budget-48_none_w8-16-32_c3_s1.pt"
+    assert train_checkpoints.same_net([*job[:-4], "--seed", "7", "--out", "checkpoints/x.pt"], entries) is None
+    assert train_checkpoints.same_net([*base, "--recipe", "evidence", "--epochs", "47", "--seed", "1",
+                                       "--out", "checkpoints/x.pt"], entries) is None
+    for name, entry in entries.items():
+        if "same_as" in entry:
+            assert entry["sha256"] == entries[entry["same_as"]]["sha256"], name
+            assert entry["train_cpu_seconds"] == 0.0

@@ -252,6 +252,85 @@ def record_compute() -> dict:
     return compute
 
 
+def same_net(command: list[str], entries: dict) -> str | None:
+    """A committed net that ``command`` would reproduce byte for byte, if there is one.
+
+    Training is deterministic and the checkpoint does not record the recipe's name, so a job whose data set, config,
+    seed and recipe (apart from its name) equal a committed net's writes that net's bytes: the evidence recipe is
+    budget-48 under another name, and its plain and SE nets of seeds 0-2 are the budget curve's.
+    """
+    from sebook import train_cli
+    from sebook.recipe import RECIPES
+
+    args = train_cli.build_parser().parse_args(command)
+    recipe = RECIPES[args.recipe].replace(
+        **{k: getattr(args, k) for k in train_cli.OVERRIDES if getattr(args, k) is not None}
+    ).to_dict()
+    wanted = {k: v for k, v in recipe.items() if k != "name"}
+    out = Path(args.out).name
+    for name, entry in entries.items():
+        if (
+            name != out
+            and "same_as" not in entry
+            and entry.get("dataset") == args.dataset
+            and entry.get("seed") == args.seed
+            and entry.get("micro_batches", 1) == args.micro_batches
+            and entry.get("world_size", 1) == 1
+            and " --micro-batches " not in entry["command"]
+            and {k: v for k, v in entry.get("recipe", {}).items() if k != "name"} == wanted
+            and entry["config"] == train_cli_config(args)
+        ):
+            return name
+    return None
+
+
+def train_cli_config(args) -> dict:
+    """The FashionNetConfig (as a dict) that ``python -m sebook.train`` builds from ``args``."""
+    from sebook.fashion_models import FashionNetConfig
+
+    return FashionNetConfig(
+        attention=args.attention,
+        reduction=args.reduction,
+        squeeze=args.squeeze,
+        gate=args.gate,
+        integration=args.integration,
+        widths=tuple(args.widths),
+        rd_divisor=args.rd_divisor,
+        in_channels=3 if args.dataset.startswith("cast-fashion-mnist") else 1,
+    ).to_dict()
+
+
+def copy_same_net(name: str, command: list[str], source: str, entries: dict) -> None:
+    """Write ``name`` as a copy of the committed net ``source`` that ``command`` reproduces, with its own entry."""
+    import os
+    import shutil
+    import tempfile
+
+    from sebook.manifest import update_manifest
+    from sebook.recipe import RECIPES
+
+    tmp = tempfile.NamedTemporaryFile(dir=FOLDER, prefix=f".{name}.", suffix=".tmp", delete=False)
+    tmp.close()
+    shutil.copyfile(FOLDER / source, tmp.name)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, FOLDER / name)
+    from sebook import train_cli
+
+    args = train_cli.build_parser().parse_args(command)
+    entry = {
+        **entries[source],
+        "command": train_cli.command_line(args),
+        "recipe": {**entries[source]["recipe"], "name": RECIPES[args.recipe].name},
+        "train_seconds": 0.0,
+        "train_cpu_seconds": 0.0,
+        "same_as": source,
+    }
+    for key in ("sha256", "size"):
+        entry.pop(key, None)
+    update_manifest(FOLDER / "manifest.json", FOLDER / name, entry)
+    print(f"{name}: the same bytes as {source} (same data, config, seed and recipe), copied", flush=True)
+
+
 def resume(name: str) -> list[str]:
     """``--resume`` for a net whose stopped training left its last finished epoch."""
     partial = FOLDER / f"{name}.partial"
@@ -280,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
     todo = [
         (name, cmd) for name, cmd in jobs() if args.list or not (FOLDER / name).exists()
     ]
+    if not args.list:
+        from sebook.manifest import read_manifest
+
+        entries = read_manifest(FOLDER / "manifest.json")["checkpoints"]
+        for name, cmd in list(todo):
+            source = same_net(cmd, entries)
+            if source is not None:
+                copy_same_net(name, cmd, source, entries)
+                todo.remove((name, cmd))
     commands = [
         [sys.executable, "-m", "sebook.train", *cmd, "--no-progress", *resume(name)]
         for name, cmd in todo
