@@ -55,3 +55,113 @@ def test_the_design_holds_what_issue_33_asks_for():
     )
     assert "cast-fashion-mnist-tint-0" in {a["dataset"] for a in dose}
     assert "Holm" in d["statistic"]["family"]
+
+
+# --- sebook.evidence: the design read back and its table -------------------------------------------------------
+
+import pytest  # noqa: E402
+
+from sebook import evidence  # noqa: E402
+from sebook.seed_stats import holm, welch_interval  # noqa: E402
+
+TINY = """
+[net]
+widths = [8, 16, 32]
+rd_divisor = 4
+reduction = 16
+
+[recipe]
+name = "evidence"
+
+[[arms]]
+id = "plain"
+dataset = "cast-fashion-mnist"
+attention = "none"
+seeds = 3
+
+[[arms]]
+id = "se"
+dataset = "cast-fashion-mnist"
+attention = "se"
+seeds = 3
+
+[[arms]]
+id = "eca"
+dataset = "cast-fashion-mnist"
+attention = "eca"
+seeds = 3
+
+[[comparisons]]
+arm = "se"
+baseline = "plain"
+prediction = "gain"
+
+[[comparisons]]
+arm = "eca"
+baseline = "plain"
+prediction = "gain"
+"""
+
+
+def fake_entries(design, accuracy):
+    """Manifest entries as training would write them, with chosen accuracies: {arm: [per seed]}."""
+    entries = {}
+    for arm_id, values in accuracy.items():
+        dataset, config = evidence.arm_config(design, arm_id)
+        for seed, value in enumerate(values):
+            entries[f"{arm_id}_{seed}.pt"] = {
+                "dataset": dataset,
+                "recipe": {"name": "evidence"},
+                "config": config.to_dict(),
+                "seed": seed,
+                "metrics": {"test_accuracy": value / 100},
+            }
+    return entries
+
+
+def test_the_book_reads_the_committed_design_and_its_arms_are_the_nets_the_tool_trains():
+    import train_checkpoints
+    from sebook.checkpoints import checkpoint_path
+
+    d = evidence.read_design()
+    names = {name for name, _ in train_checkpoints.jobs()}
+    for arm in d["arms"]:
+        dataset, config = evidence.arm_config(d, arm["id"])
+        for seed in range(arm["seeds"]):
+            name = checkpoint_path(config, seed, "checkpoints", recipe="evidence", dataset=dataset).name
+            assert name in names, (arm["id"], seed)
+
+
+def test_the_table_is_welch_per_comparison_and_one_holm_family(tmp_path):
+    path = tmp_path / "design.toml"
+    path.write_text(TINY)
+    d = evidence.read_design(path)
+    acc = {"plain": [80.0, 81.0, 80.5], "se": [87.0, 88.0, 86.5], "eca": [81.0, 80.2, 81.9]}
+    table = evidence.evidence_table(d, fake_entries(d, acc))
+    assert table["complete"] and table["family"] == 2 and not table["missing"]
+    se, eca = table["rows"]
+    expected = welch_interval(acc["se"], acc["plain"])
+    assert se["difference"] == pytest.approx(expected["difference"]) and se["p"] == pytest.approx(expected["p"])
+    adjusted = holm({"se - plain": se["p"], "eca - plain": eca["p"]})
+    assert se["adjusted"] == adjusted["se - plain"]["adjusted"] and se["significant"]
+    assert eca["adjusted"] == adjusted["eca - plain"]["adjusted"] and not eca["significant"]
+
+
+def test_an_incomplete_design_has_no_family_yet(tmp_path):
+    path = tmp_path / "design.toml"
+    path.write_text(TINY)
+    d = evidence.read_design(path)
+    table = evidence.evidence_table(d, fake_entries(d, {"plain": [80.0, 81.0], "se": [87.0, 88.0, 86.0]}))
+    assert not table["complete"] and table["missing"] == {"plain": 1, "eca": 3}
+    se, eca = table["rows"]
+    assert se["n"] == (3, 2) and "difference" in se and "adjusted" not in se
+    assert eca["n"] == (0, 2) and "difference" not in eca
+
+
+def test_a_design_naming_an_unknown_arm_is_refused(tmp_path):
+    path = tmp_path / "design.toml"
+    path.write_text(TINY.replace('arm = "eca"', 'arm = "cbam"'))
+    with pytest.raises(ValueError, match="comparison names the unknown arm 'cbam'"):
+        evidence.read_design(path)
+    with pytest.raises(ValueError, match="arm_id must be one of 'plain', 'se', 'eca'; got 'x'"):
+        evidence.arm_config(tomllib.loads(TINY), "x")

@@ -189,9 +189,9 @@ def evidence_recipe_confirmed() -> bool:
 
 def evidence_design() -> dict:
     """The design of the evidence for SE (``experiments/se_evidence/design.toml``), committed before its nets."""
-    import tomllib
+    from sebook.evidence import read_design
 
-    return tomllib.loads(DESIGN.read_text(encoding="utf-8"))
+    return read_design(DESIGN)
 
 
 def evidence_options(arm: dict) -> list[str]:
