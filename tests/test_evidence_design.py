@@ -165,3 +165,19 @@ def test_a_design_naming_an_unknown_arm_is_refused(tmp_path):
         evidence.read_design(path)
     with pytest.raises(ValueError, match="arm_id must be one of 'plain', 'se', 'eca'; got 'x'"):
         evidence.arm_config(tomllib.loads(TINY), "x")
+
+
+def test_dose_response_pairs_each_se_arm_with_the_plain_net_at_its_strength():
+    d = tomllib.loads(TINY.split("[[arms]]")[0])
+    d["arms"], d["comparisons"] = [], []
+    for dataset, tint in (("cast-fashion-mnist", "1"), ("cast-fashion-mnist-tint-0", "0")):
+        d["arms"].append({"id": f"dose_plain_tint{tint}", "dataset": dataset, "attention": "none", "seeds": 2})
+        for r in (16, 1):
+            d["arms"].append({"id": f"dose_se_r{r}_tint{tint}", "dataset": dataset, "attention": "se",
+                              "reduction": r, "rd_divisor": 1, "seeds": 2})  # fmt: skip
+    acc = {"dose_plain_tint1": [80, 81], "dose_se_r16_tint1": [86, 87], "dose_se_r1_tint1": [87, 88],
+           "dose_plain_tint0": [60, 61], "dose_se_r16_tint0": [60, 61.5], "dose_se_r1_tint0": [61, 60]}  # fmt: skip
+    doses = evidence.dose_response(d, fake_entries(d, acc))
+    assert list(doses) == [1.0, 0.0] and list(doses[1.0]) == [1, 8]  # units: 8 channels / 16 -> 1, / 1 -> 8
+    assert doses[1.0][1]["difference"] == pytest.approx(6.0)
+    assert doses[0.0][8]["difference"] == pytest.approx(0.0)

@@ -56,3 +56,13 @@ def test_group_histograms():
     }
     fig = ef.group_histograms(panels, ["tab:red", "tab:green"], "t")
     assert len(fig.axes) == 3 and fits(fig)
+
+
+def test_dose_response():
+    cell = {"difference": 5.0, "low": 3.0, "high": 7.0}
+    doses = {1.0: {1: cell, 8: cell}, 0.0: {1: cell}}
+    fig = ef.dose_response(doses)
+    left, right = fig.axes
+    assert len(left.containers) == 2 and len(right.containers) == 2  # one errorbar line each
+    assert [t.get_text() for t in left.get_xticklabels()] == ["1", "8"]
+    plt.close(fig)

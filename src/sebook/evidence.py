@@ -19,7 +19,9 @@ from .experiments import accuracies
 from .fashion_models import FashionNetConfig
 from .seed_stats import holm, welch_interval
 
-DESIGN = Path(__file__).resolve().parents[2] / "experiments" / "se_evidence" / "design.toml"
+DESIGN = (
+    Path(__file__).resolve().parents[2] / "experiments" / "se_evidence" / "design.toml"
+)
 """Where the design lives in a checkout of the book."""
 
 
@@ -32,7 +34,9 @@ def read_design(path: str | Path = DESIGN) -> dict[str, Any]:
     for c in design["comparisons"]:
         for key in ("arm", "baseline"):
             if c[key] not in ids:
-                raise ValueError(f"{path}: comparison names the unknown arm {c[key]!r}; the arms are {ids}")
+                raise ValueError(
+                    f"{path}: comparison names the unknown arm {c[key]!r}; the arms are {ids}"
+                )
     return design
 
 
@@ -40,7 +44,9 @@ def arm_config(design: Mapping[str, Any], arm_id: str) -> tuple[str, FashionNetC
     """The data set and network of one arm: the design's net with the arm's own settings."""
     arms = {arm["id"]: arm for arm in design["arms"]}
     if arm_id not in arms:
-        raise ValueError(f"arm_id must be one of {', '.join(map(repr, arms))}; got {arm_id!r}")
+        raise ValueError(
+            f"arm_id must be one of {', '.join(map(repr, arms))}; got {arm_id!r}"
+        )
     net = {**design["net"], **arms[arm_id]}
     dataset = net["dataset"]
     config = FashionNetConfig(
@@ -53,7 +59,9 @@ def arm_config(design: Mapping[str, Any], arm_id: str) -> tuple[str, FashionNetC
     return dataset, config
 
 
-def arm_accuracies(design: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]) -> dict[str, list[float]]:
+def arm_accuracies(
+    design: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]
+) -> dict[str, list[float]]:
     """Each arm's test accuracies (in %), seed by seed, from the manifest ``entries`` of the design's recipe.
 
     An arm none of whose nets is trained yet gets an empty list."""
@@ -61,14 +69,18 @@ def arm_accuracies(design: Mapping[str, Any], entries: Mapping[str, Mapping[str,
     for arm in design["arms"]:
         dataset, config = arm_config(design, arm["id"])
         try:
-            found[arm["id"]] = accuracies(entries, config, dataset, design["recipe"]["name"])
+            found[arm["id"]] = accuracies(
+                entries, config, dataset, design["recipe"]["name"]
+            )
         except ValueError:  # none of its nets trained yet
             found[arm["id"]] = []
     return found
 
 
 def evidence_table(
-    design: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]], alpha: float = 0.05
+    design: Mapping[str, Any],
+    entries: Mapping[str, Mapping[str, Any]],
+    alpha: float = 0.05,
 ) -> dict[str, Any]:
     """Every comparison of the design: arm minus baseline (points), Welch's 95 % interval and p, Holm-adjusted p.
 
@@ -101,4 +113,44 @@ def evidence_table(
         for r in rows:
             h = adjusted[f"{r['arm']} - {r['baseline']}"]
             r |= {"adjusted": h["adjusted"], "significant": h["significant"]}
-    return {"complete": not missing, "missing": missing, "rows": rows, "family": len(rows), "alpha": alpha}
+    return {
+        "complete": not missing,
+        "missing": missing,
+        "rows": rows,
+        "family": len(rows),
+        "alpha": alpha,
+    }
+
+
+def dose_response(
+    design: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]]
+) -> dict[float, dict[int, dict[str, float]]]:
+    """SE minus plain at each cast strength and first-stage bottleneck width: the design's dose arms.
+
+    Returns ``{strength: {bottleneck units: Welch interval}}``: strength is the frame's tint relative to the
+    testbed's (1, 0.5, 0; :data:`sebook.data.CAST_VARIANTS`), the width is the first SE block's bottleneck
+    (:func:`sebook.excitation.make_rd_channels`). Arms without two seeds yet are left out.
+    """
+    from .data import CAST_TINT, CAST_VARIANTS
+    from .excitation import make_rd_channels
+
+    found = arm_accuracies(design, entries)
+    plain = {}
+    for arm in design["arms"]:
+        dataset, config = arm_config(design, arm["id"])
+        if arm["id"].startswith("dose_") and config.attention == "none":
+            plain[dataset] = found[arm["id"]]
+    out: dict[float, dict[int, dict[str, float]]] = {}
+    for arm in design["arms"]:
+        dataset, config = arm_config(design, arm["id"])
+        if not arm["id"].startswith("dose_") or config.attention == "none":
+            continue
+        se, base = found[arm["id"]], plain.get(dataset, [])
+        if len(se) < 2 or len(base) < 2:
+            continue
+        strength = CAST_VARIANTS[dataset]["tint"] / CAST_TINT
+        units = make_rd_channels(
+            config.widths[0], config.reduction, rd_divisor=config.rd_divisor
+        )
+        out.setdefault(strength, {})[units] = welch_interval(se, base)
+    return {s: dict(sorted(out[s].items())) for s in sorted(out, reverse=True)}

@@ -207,3 +207,51 @@ def budget_curve(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def dose_response(
+    doses: Mapping[float, Mapping[int, Mapping[str, float]]],
+    title: str = "SE minus plain against the cast's strength and the bottleneck",
+) -> Figure:
+    """SE's gain with its 95 % interval, from :func:`sebook.evidence.dose_response`.
+
+    Left, against the first block's bottleneck width, one line per cast strength; right,
+    against the cast's strength, one line per width.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.9))
+    widths = sorted({w for row in doses.values() for w in row})
+    for ax, outer, inner, label in (
+        (left, sorted(doses, reverse=True), widths, "strength"),
+        (right, widths, sorted(doses, reverse=True), "units"),
+    ):
+        for k, (colour, key) in enumerate(zip(COLOURS, outer)):
+            points = [
+                (x, doses[key][x] if label == "strength" else doses[x][key])
+                for x in inner
+                if (x in doses[key] if label == "strength" else key in doses[x])
+            ]
+            if not points:
+                continue
+            xs = np.array([p[0] for p in points], dtype=float)
+            # side by side, not on top of each other: a log axis shifts by a factor
+            xs = xs * 1.06 ** (k - 1) if label == "strength" else xs + 0.03 * (k - 1)
+            mid = np.array([p[1]["difference"] for p in points])
+            low = np.array([p[1]["low"] for p in points])
+            high = np.array([p[1]["high"] for p in points])
+            name = f"strength {key:g}" if label == "strength" else f"{key} unit(s)"
+            ax.errorbar(xs, mid, yerr=[mid - low, high - mid], fmt="o-", color=colour,
+                        capsize=4, label=name)  # fmt: skip
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+    left.set(xscale="log", xlabel="first SE block's bottleneck (units)",
+             ylabel="SE minus plain (points)")  # fmt: skip
+    left.set_xticks(widths, [str(w) for w in widths])
+    left.minorticks_off()
+    right.set(
+        xlabel="strength of the cast (1: the testbed's)",
+        ylabel="SE minus plain (points)",
+    )
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
