@@ -9,12 +9,11 @@ the sums could differ, and the weights would then agree to rounding only.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import torch
 
@@ -67,13 +66,15 @@ def test_a_killed_job_resumes_to_the_same_weights(tmp_path, reference):
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
     )
     while not (tmp_path / "two.pt.partial").exists():  # rank 0 saves every finished epoch
         assert job.poll() is None, "the job ended before its first epoch was saved"
         time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)  # the launcher and both ranks, with no chance to clean up
+    ranks = psutil.Process(job.pid).children(recursive=True)  # in their own sessions on some torch releases
+    for process in [psutil.Process(job.pid), *ranks]:
+        process.kill()  # the launcher and both ranks, with no chance to clean up
     job.wait()
+    psutil.wait_procs(ranks, timeout=30)
     assert not (tmp_path / "two.pt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # nothing half-written
     done = subprocess.run(
