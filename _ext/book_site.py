@@ -149,6 +149,9 @@ def torch_versions_table(root: Path) -> str:
     for v in json.loads(path.read_text(encoding="utf-8"))["versions"]:
         t, c = v["tests"], v["chapters"]
         tests = f"{t.get('passed', 0)} passed, {t.get('failed', 0)} failed"
+        if "rerun_after_fix" in t:
+            r = t["rerun_after_fix"]
+            tests += f"; after the fix in {r['commit']}, {r['run']}: {r['passed']} passed, {r['failed']} failed"
         differ = ", ".join(c["outputs_differing"]) or "none"
         rows.append(f"| {v['torch']} | {v['date']} | {tests} | {c['executed']} | {differ} |")
     return "\n".join(rows) + "\n"

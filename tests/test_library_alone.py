@@ -32,7 +32,7 @@ def run_without_extras(code: str, cwd: Path) -> str:
 
 def test_the_library_requires_torch_and_numpy_only():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["dependencies"] == ["torch>=2.1", "numpy"]
+    assert project["dependencies"] == ["torch>=2.13", "numpy"]
     assert set(project["optional-dependencies"]["book"]) == {"matplotlib", "ipywidgets>=8", "tqdm"}
 
 

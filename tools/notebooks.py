@@ -45,7 +45,7 @@ def repository() -> tuple[str, str]:
 
 
 def library_dependencies() -> list[str]:
-    """What the chapters need from ``pyproject.toml``: the library's requirements (``torch>=2.1``,
+    """What the chapters need from ``pyproject.toml``: the library's requirements (``torch>=2.13``,
     ``numpy``) and its ``book`` extra (``matplotlib``, ...)."""
     import tomllib
 
