@@ -491,3 +491,23 @@ def test_resume_refuses_another_commands_state(tmp_path, monkeypatch, capsys):
         main(RESUMABLE + ["--out", "x.pt", "--resume", "x.pt.partial"])
     assert exit_info.value.code == 2
     assert "argument --resume: 'x.pt.partial' was saved by another command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "cast-fashion-mnist", "cast-fashion-mnist-tint-0.5",
+                                     "cast-fashion-mnist-tint-0", "cast-fashion-mnist-oracle"])  # fmt: skip
+def test_the_network_takes_its_data_sets_channels(dataset):
+    from sebook.data import DATASETS
+    from sebook.train_cli import config_from_args
+
+    assert dataset in DATASETS
+    args = build_parser().parse_args(["--dataset", dataset, "--out", "x.pt"])
+    assert config_from_args(args).in_channels == (1 if dataset == "fashion-mnist" else 3)
+
+
+def test_a_cast_variant_trains_from_the_command_line(tmp_path, monkeypatch):
+    """The dose-response and oracle arms of the evidence design train on the cast testbed's variants."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--dataset", "cast-fashion-mnist-tint-0", "--widths", "4", "8", "--epochs", "1",
+            "--train-subset", "500", "--batch-size", "50", "--out", "x.pt", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert load_checkpoint("x.pt")[0].config.in_channels == 3

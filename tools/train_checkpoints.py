@@ -278,26 +278,10 @@ def same_net(command: list[str], entries: dict) -> str | None:
             and entry.get("world_size", 1) == 1
             and " --micro-batches " not in entry["command"]
             and {k: v for k, v in entry.get("recipe", {}).items() if k != "name"} == wanted
-            and entry["config"] == train_cli_config(args)
+            and entry["config"] == train_cli.config_from_args(args).to_dict()
         ):
             return name
     return None
-
-
-def train_cli_config(args) -> dict:
-    """The FashionNetConfig (as a dict) that ``python -m sebook.train`` builds from ``args``."""
-    from sebook.fashion_models import FashionNetConfig
-
-    return FashionNetConfig(
-        attention=args.attention,
-        reduction=args.reduction,
-        squeeze=args.squeeze,
-        gate=args.gate,
-        integration=args.integration,
-        widths=tuple(args.widths),
-        rd_divisor=args.rd_divisor,
-        in_channels=3 if args.dataset.startswith("cast-fashion-mnist") else 1,
-    ).to_dict()
 
 
 def copy_same_net(name: str, command: list[str], source: str, entries: dict) -> None:

@@ -156,6 +156,12 @@ DATASETS = ("fashion-mnist", *CAST_VARIANTS)
 The cast testbeds are derived from Fashion-MNIST.
 """
 
+
+def image_channels(dataset: str) -> int:
+    """Colour channels of ``dataset``'s images: 3 for the cast testbeds, 1 for Fashion-MNIST."""
+    return 3 if checks.one_of("dataset", dataset, DATASETS) in CAST_VARIANTS else 1
+
+
 CAST_FRAME = 2
 """Width in pixels of the frame around each cast testbed image.
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .data import image_channels
 from .experiments import accuracies
 from .fashion_models import FashionNetConfig
 from .seed_stats import holm, welch_interval
@@ -54,7 +55,7 @@ def arm_config(design: Mapping[str, Any], arm_id: str) -> tuple[str, FashionNetC
         reduction=net["reduction"],
         widths=tuple(net["widths"]),
         rd_divisor=net["rd_divisor"],
-        in_channels=3 if dataset.startswith("cast-fashion-mnist") else 1,
+        in_channels=image_channels(dataset),
     )
     return dataset, config
 

@@ -23,7 +23,7 @@ from . import distributed, timing
 from . import train as training
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS
-from .data import DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256
+from .data import DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, image_channels
 from .excitation import GATES
 from .fashion_models import DEFAULT_WIDTHS, FashionNetConfig
 from .recipe import AUGMENTATIONS, LABELS, RECIPES
@@ -210,6 +210,20 @@ OVERRIDES = (
 """Recipe fields that command-line options can override."""
 
 
+def config_from_args(args: argparse.Namespace) -> FashionNetConfig:
+    """The network the options describe; its input channels follow the data set."""
+    return FashionNetConfig(
+        attention=args.attention,
+        reduction=args.reduction,
+        squeeze=args.squeeze,
+        gate=args.gate,
+        integration=args.integration,
+        widths=tuple(args.widths),
+        rd_divisor=args.rd_divisor,
+        in_channels=image_channels(args.dataset),
+    )
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The canonical command for ``args``, with ``--out``.
 
@@ -257,17 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        in_channels = 3 if args.dataset == "cast-fashion-mnist" else 1
-        config = FashionNetConfig(
-            attention=args.attention,
-            reduction=args.reduction,
-            squeeze=args.squeeze,
-            gate=args.gate,
-            integration=args.integration,
-            widths=tuple(args.widths),
-            rd_divisor=args.rd_divisor,
-            in_channels=in_channels,
-        )
+        config = config_from_args(args)
         recipe = RECIPES[args.recipe].replace(
             **{k: getattr(args, k) for k in OVERRIDES if getattr(args, k) is not None}
         )
