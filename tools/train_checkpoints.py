@@ -1,6 +1,6 @@
 """Train every checkpoint the book ships that is missing, two at a time, each written as soon as it finishes.
 
-    python tools/train_checkpoints.py            # train what is missing (about 5.0 CPU-hours from scratch)
+    python tools/train_checkpoints.py            # train what is missing (about 26 CPU-hours from scratch, the evidence design included)
     python tools/train_checkpoints.py --list     # print the commands, train nothing
     python tools/train_checkpoints.py --jobs 1   # one at a time
     python tools/train_checkpoints.py --record-compute   # sum the training times into the manifest
