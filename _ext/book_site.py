@@ -191,7 +191,7 @@ def reader_path_table(root: Path) -> str:
     return "\n".join(rows) + "\n"
 
 
-PATH_NAMES = {"eager": "eager", "autocast": "autocast (bf16)", "channels_last": "channels_last",
+PATH_NAMES = {"eager": "eager", "autocast": "bf16", "channels_last": "NHWC",
               "compile": "compile", "export": "export", "onnx": "ONNX", "script": "script", "trace": "trace"}
 
 
@@ -208,7 +208,8 @@ def paths_table(root: Path) -> str:
         rows.append(f"| `{module}` | " + " | ".join(cells) + " |")
     versions = ", ".join(f"{name} {v}" for name, v in record["versions"].items())
     return ("\n".join(rows) + f"\n\nTried on {record['date']} with Python {record['python']}, {versions}, on a "
-            "CPU. ✓: the output equals eager's within 1e-4 of its largest value (5e-2 under bfloat16 autocast); –: does not apply (channels_last to a (B, C) input).\n")
+            "CPU. bf16: bfloat16 autocast; NHWC: the channels_last memory format. ✓: the output equals eager's within "
+            "1e-4 of its largest value (5e-2 in bfloat16); –: does not apply (channels_last to a (B, C) input).\n")
 
 
 def fill_generated_tables(app: Sphinx, docname: str, source: list[str]) -> None:
