@@ -118,3 +118,17 @@ def test_attention_elementwise_ops():
     )
     with pytest.raises(ValueError, match="no SE"):
         costs.attention_elementwise_ops(on_meta(models.resnet50), (1, 3, 224, 224))
+
+
+def test_saved_activation_bytes_counts_each_saved_tensor_once_and_leaves_the_model_alone():
+    from sebook.costs import saved_activation_bytes
+
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU()
+    ).eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    # the convolution keeps its input (2*3*5*5 floats), BatchNorm its input (2*4*5*5), ReLU its output (2*4*5*5);
+    # BatchNorm also keeps its batch mean and inverse std (4 floats each); weights are not activations
+    assert saved_activation_bytes(net, (2, 3, 5, 5)) == 4 * (150 + 200 + 200 + 4 + 4)
+    assert not net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

@@ -31,6 +31,17 @@ def sum_descriptor(x):
     return x.sum((2, 3))
 
 
+def holm_adjusted(p):
+    order = torch.argsort(p)
+    products = p[order] * torch.arange(len(p), 0, -1)
+    adjusted = torch.cummax(products, 0).values.clamp(max=1)
+    return torch.empty_like(p).scatter_(0, order, adjusted)
+
+
+def bonferroni(p):
+    return (p * len(p)).clamp(max=1)
+
+
 def affine_recalibrate(u, s, gamma, beta):
     return torch.addcmul(beta, gamma * s, u)
 
@@ -65,6 +76,13 @@ CASES = {
     "ch08-ex-seeds": (60, 59, "normal approximation"),
     "ch08-ex-divisor": (4, 5, "r = 8"),
     "ch08-ex-width": (4, 1, "divisor"),
+    "ch09-ex-softmax": (1 / 64, 1, "sum of the 64 gates"),
+    "ch09-ex-seeds": (130, 80, "one comparison"),
+    "ch09-ex-relu": ("zero", "small", "sigmoid"),
+    "ch09-ex-holm": (holm_adjusted, bonferroni, "Bonferroni"),
+    "beyond-ex-per-gpu": (32, 128, "one machine's share"),
+    "beyond-ex-lr": (0.3, 0.6, "scale the rate"),
+    "beyond-ex-steps": (1251, 1252, "incomplete batch"),
     "ch10-ex-kernel": (128, 127, "One off"),
     "ch10-ex-bound": (2, 4, "bound"),
     "ch10-ex-eca-2048": (7, 6, "odd"),

@@ -251,3 +251,39 @@ def se_costs(
         "flops": count_flops(block, shape),
         "elementwise": attention_elementwise_ops(block, shape),
     }
+
+
+def saved_activation_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Bytes of the tensors a training forward pass keeps for the backward pass.
+
+    Measured, not estimated: every tensor autograd saves is counted once per storage
+    (a ReLU's output that the next convolution also saves counts once), on zeros of
+    ``input_shape`` in train mode. The input itself is included; BatchNorm's running
+    statistics, which autograd saves too, are not (the model holds them anyway). The
+    weights, their gradients and the optimizer's state come on top, as do the
+    allocator's and the convolution libraries' workspaces on a GPU.
+    """
+    storages: dict[int, int] = {}
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        if isinstance(t, torch.Tensor) and not isinstance(t, nn.Parameter):
+            storage = t.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    was_training = module.training
+    buffers = [
+        b.clone() for b in module.buffers()
+    ]  # BatchNorm's statistics stay as they were
+    module.train()
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            module(zeros_input(module, input_shape))
+    finally:
+        module.train(was_training)
+        with torch.no_grad():
+            for buffer, value in zip(module.buffers(), buffers):
+                buffer.copy_(value)
+    state = [*module.parameters(), *module.buffers()]  # weights and running statistics
+    held = {t.untyped_storage().data_ptr() for t in state}
+    return sum(n for ptr, n in storages.items() if ptr not in held)

@@ -127,6 +127,80 @@ def _seeds_for_half_a_point() -> int:
     return seeds_for_power(_cast_se_seed_spread(), 0.5)
 
 
+def _ablation_baseline_spread() -> float:
+    """The seed-to-seed standard deviation (points) of chapter 09's SE baseline on the testbed."""
+    from .checkpoints import checkpoint_folder
+    from .experiments import accuracies
+    from .fashion_models import FashionNetConfig
+    from .manifest import read_manifest
+    from .seed_stats import seed_statistics
+
+    entries = read_manifest(checkpoint_folder() / "manifest.json")["checkpoints"]
+    config = FashionNetConfig(rd_divisor=4, in_channels=3)
+    return seed_statistics(accuracies(entries, config, "cast-fashion-mnist"))["std"]
+
+
+def _seeds_for_holm_family(comparisons: int = 8) -> int:
+    """Seeds per variant for 80 % power at 0.5 points when Holm tests the first of ``comparisons`` at 5 % / m."""
+    from .seed_stats import seeds_for_power
+
+    return seeds_for_power(_ablation_baseline_spread(), 0.5, alpha=0.05 / comparisons)
+
+
+def _holm_adjusted(p: torch.Tensor) -> torch.Tensor:
+    """The reference: Holm-adjusted p-values of a 1-D tensor, in the input's order."""
+    from .seed_stats import holm
+
+    adjusted = holm({i: float(v) for i, v in enumerate(p)})
+    return torch.tensor([adjusted[i]["adjusted"] for i in range(len(p))])
+
+
+def _holm_inputs() -> list[tuple[torch.Tensor]]:
+    # chosen so that each typical mistake changes the answer: a later product below an
+    # earlier one (the running maximum) and products above 1 (the cap)
+    return [
+        (torch.tensor([0.004, 0.03, 0.001, 0.2, 0.006, 0.6, 0.012, 0.9]),),
+        (torch.tensor([0.04, 0.01, 0.3, 0.02]),),
+    ]
+
+
+def _holm_mistake(p: torch.Tensor, mistake: str) -> torch.Tensor:
+    """Holm done wrong in one typical way, to recognise the mistake in a learner's answer."""
+    m = len(p)
+    if mistake == "bonferroni":
+        return (p * m).clamp(max=1)
+    order = torch.argsort(p)
+    products = p[order] * torch.arange(m, 0, -1)
+    if mistake != "no-running-max":
+        products = torch.cummax(products, 0).values
+    if mistake != "no-cap":
+        products = products.clamp(max=1)
+    if mistake == "sorted":
+        return products
+    return torch.empty_like(p).scatter_(0, order, products)
+
+
+def _holm_hint(mistake: str) -> Callable[[Any, Any], bool]:
+    """A hint test: the learner's function makes ``mistake`` on every test input."""
+
+    def test(answer: Any, expected: Any) -> bool:
+        return all(
+            _close(
+                torch.as_tensor(answer(p.clone()), dtype=p.dtype),
+                _holm_mistake(p, mistake),
+            )
+            for (p,) in _holm_inputs()
+        )
+
+    return test
+
+
+def _imagenet_steps(batch_size: int) -> int:
+    from .folder_training import IMAGENET_TRAIN_IMAGES
+
+    return IMAGENET_TRAIN_IMAGES // batch_size
+
+
 def _eca_kernel(channels: int) -> int:
     from .attention import eca_kernel_size
 
@@ -486,6 +560,134 @@ register(
             (
                 lambda a, e: a == 1,
                 "The divisor rounds to a multiple of 4 and never goes below it.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch09-ex-softmax",
+        "number",
+        lambda: 1 / 64,
+        "the mean softmax gate of a block with 64 channels (a number near 0)",
+        tolerance=1e-3,
+        hints=(
+            (
+                lambda a, e: float(a) == 0.5,
+                "0.5 is a sigmoid gate at logit 0; softmax gates of one image sum to 1 over the channels.",
+            ),
+            (
+                lambda a, e: float(a) == 1,
+                "1 is the sum of the 64 gates; the mean divides it by the channel count.",
+            ),
+            (
+                lambda a, e: float(a) == 64,
+                "The other way round: the gates sum to 1, so each is 1/64 on average.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch09-ex-seeds",
+        "number",
+        _seeds_for_holm_family,
+        "the seeds per variant for 80 % power at 0.5 points, Welch's test at Holm's first level 0.05 / 8",
+        hints=(
+            (
+                lambda a, e: float(a) == _seeds_for_holm_family(1),
+                "That is the answer for one comparison; Holm tests the smallest of eight p-values at 0.05 / 8.",
+            ),
+            (
+                lambda a, e: abs(float(a) - e / 2) <= 1,
+                "Both variants have seeds: the variance of a difference of two means is 2 s^2 / n.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch09-ex-relu",
+        "choice",
+        lambda: "zero",
+        "'zero', 'small' or 'large': the gradient that reaches the excitation through a ReLU gate whose input is negative",
+        hints=(
+            (
+                lambda a, e: a.strip().lower() == "small",
+                "A small gradient is what a sigmoid passes near 0; a ReLU is flat below 0.",
+            ),
+            (
+                lambda a, e: a.strip().lower() == "large",
+                "A ReLU's slope is 1 only above 0; below it, the slope is 0.",
+            ),
+        ),
+    ),
+    Exercise(
+        "ch09-ex-holm",
+        "function",
+        lambda: _holm_adjusted,
+        "holm_adjusted(p) returning a 1-D tensor's Holm-adjusted p-values in the input's order",
+        tolerance=1e-5,
+        inputs=_holm_inputs,
+        apply=lambda f, args: torch.as_tensor(f(args[0].clone()), dtype=args[0].dtype),
+        hints=(
+            (
+                _holm_hint("bonferroni"),
+                "That is Bonferroni: Holm multiplies the i-th smallest p-value (from 0) by m - i, not by m.",
+            ),
+            (
+                _holm_hint("no-running-max"),
+                "Make the products non-decreasing along the sorted order (a running maximum): a larger p-value never gets a smaller adjusted one.",
+            ),
+            (
+                _holm_hint("no-cap"),
+                "An adjusted p-value is a probability: cap it at 1.",
+            ),
+            (
+                _holm_hint("sorted"),
+                "The values are right but sorted; return them in the input's order.",
+            ),
+        ),
+    ),
+    Exercise(
+        "beyond-ex-per-gpu",
+        "number",
+        lambda: 1024 // 32,
+        "the images each process gets per step: four machines of eight GPUs, the paper's batch",
+        hints=(
+            (
+                lambda a, e: a == 128,
+                "128 is one machine's share per GPU; here the batch is split over all 32 processes.",
+            ),
+            (
+                lambda a, e: a == 1024,
+                "1,024 is the global batch, summed over every process; each gets a share.",
+            ),
+        ),
+    ),
+    Exercise(
+        "beyond-ex-lr",
+        "number",
+        lambda: 0.6 * 512 / 1024,
+        "the learning rate for a global batch of 512 by the linear scaling rule",
+        hints=(
+            (
+                lambda a, e: float(a) == 0.6,
+                "0.6 belongs to a global batch of 1,024: scale the rate with the batch.",
+            ),
+            (
+                lambda a, e: _relative(float(a), 1.2, 1e-6),
+                "The other way round: half the batch, half the rate.",
+            ),
+        ),
+    ),
+    Exercise(
+        "beyond-ex-steps",
+        "number",
+        lambda: _imagenet_steps(1024),
+        "the optimizer steps in one epoch of ImageNet at a global batch of 1,024",
+        hints=(
+            (
+                lambda a, e: a == e + 1,
+                "The trainer drops the last, incomplete batch of an epoch (epoch_batches).",
+            ),
+            (
+                lambda a, e: a == _imagenet_steps(256),
+                "That is for the paper's timing batch of 256; the recipe's batch is 1,024.",
             ),
         ),
     ),

@@ -170,3 +170,37 @@ def eval_transform(
         return _to_tensor(image.crop((left, top, left + size, top + size)))
 
     return transform
+
+
+def write_example_folder(
+    root: str | Path,
+    classes: int = 3,
+    per_class: tuple[int, int] = (5, 1),
+    seed: int = 0,
+) -> Path:
+    """Write a tiny ImageNet-shaped data set under ``root``: ``train/`` and ``val/``.
+
+    ``per_class`` images per class in each (PNG and JPEG, of different sizes), with
+    random pixels and one colour channel dimmed per class, so that there is something to
+    learn. For trying the trainer where ImageNet is not at hand; nothing downloads.
+    """
+    from PIL import Image
+
+    classes = checks.positive_int("classes", classes)
+    if classes > 3:
+        raise ValueError(f"classes must be at most 3 (one per colour), got {classes}")
+    root = Path(root)
+    generator = torch.Generator().manual_seed(seed)
+    for split, count in zip(("train", "val"), per_class):
+        for k in range(classes):
+            folder = root / split / f"n{k:08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(checks.positive_int("per_class", count)):
+                h, w = 36 + 5 * k, 40 + 9 * i
+                pixels = torch.randint(
+                    0, 256, (h, w, 3), generator=generator, dtype=torch.uint8
+                )
+                pixels[..., k] //= 4
+                suffix = "png" if i % 2 else "JPEG"
+                Image.fromarray(pixels.numpy()).save(folder / f"{i}.{suffix}")
+    return root

@@ -26,6 +26,7 @@ from .blocks import INTEGRATIONS
 from .data import DATASETS, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, image_channels
 from .excitation import GATES
 from .fashion_models import DEFAULT_WIDTHS, FashionNetConfig
+from .folder_training import MODELS as FOLDER_MODELS
 from .recipe import AUGMENTATIONS, LABELS, RECIPES
 from .squeeze import SQUEEZE_MODES
 
@@ -164,6 +165,30 @@ def build_parser() -> argparse.ArgumentParser:
         "average their gradients (default: 1); under torchrun each process splits its "
         "share so: N processes train as one process with N micro-batches",
     )
+    folder = parser.add_argument_group(
+        "ImageNet-shaped data (sebook.folder_training; the options above are FashionNet's)"
+    )
+    folder.add_argument(
+        "--model",
+        default="fashionnet",
+        choices=["fashionnet", *FOLDER_MODELS],
+        help="fashionnet (default) trains on --dataset; the others train on --data by "
+        "the SENet paper's SGD recipe (override --epochs, --batch-size, --lr, --threads)",
+    )
+    folder.add_argument(
+        "--data",
+        metavar="DIR",
+        help="with --model: a folder holding train/<class>/<image> and, optionally, "
+        "val/<class>/<image> (ImageNet's layout)",
+    )
+    folder.add_argument(
+        "--image-size", type=_positive_int, help="with --model: crop size (default 224)"
+    )
+    folder.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        help="with --model: image-decoding processes per training process (default 8)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--out",
@@ -265,11 +290,18 @@ def command_line(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m sebook.train`` (and the ``sebook-train`` script)."""
-    from .checkpoints import save_atomically, save_checkpoint
-    from .manifest import update_manifest
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.model != "fashionnet":
+        return _main_folder(parser, args)
+    for name in ("data", "image_size", "workers"):
+        if getattr(args, name) is not None:
+            parser.error(
+                f"argument --{name.replace('_', '-')}: only with --model "
+                f"({', '.join(FOLDER_MODELS)}); FashionNet trains on --dataset"
+            )
+    from .checkpoints import save_checkpoint
+
     try:
         config = config_from_args(args)
         recipe = RECIPES[args.recipe].replace(
@@ -277,6 +309,130 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (TypeError, ValueError) as error:
         parser.error(str(error))
+    out, manifest = _out_and_manifest(parser, args)
+    world = _world(parser, recipe.batch_size, args.micro_batches)
+    command = command_line(args)
+    run = _run_saving_epochs(
+        parser, args, world, command, recipe.epochs,
+        lambda resume, on_epoch: training.train(
+            config, args.seed, recipe, args.dataset,
+            progress=not args.no_progress and timing.watched(),
+            data_root=args.data_root, resume=resume, on_epoch=on_epoch,
+            micro_batches=args.micro_batches, world=world,
+        ),
+    )  # fmt: skip
+    if isinstance(run, int):
+        return run
+    (model, metrics), seconds, cpu_seconds = run
+    if not world.main:
+        return 0  # rank 0 writes the checkpoint and the manifest
+    save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
+    _record(
+        manifest, out, seconds, cpu_seconds, world, args,
+        {
+            "command": command,
+            "dataset": args.dataset,
+            "recipe": recipe.to_dict(),
+            "config": config.to_dict(),
+            "seed": args.seed,
+            "metrics": {
+                k: metrics[k]
+                for k in ("test_accuracy", "test_loss", "epoch_loss", "epoch_test_accuracy")
+            },
+            "data_sha256": FASHION_MNIST_SHA256,
+        },
+    )  # fmt: skip
+    worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
+    print(
+        f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test "
+        f"accuracy {metrics['test_accuracy']:.4f}, weakest class "
+        f"{FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
+        f"{seconds:.1f} s; wrote {out} and {manifest}"
+    )
+    partial_path(out).unlink(missing_ok=True)  # finished: the saved epoch is not needed
+    return 0
+
+
+FOLDER_OVERRIDES = ("epochs", "batch_size", "lr", "threads", "image_size", "workers")
+"""The options that override the folder recipe (sebook.folder_training.PAPER_SGD)."""
+
+
+def _main_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``--model NAME --data DIR``: an ImageNet-size network on a folder of images."""
+    from .folder_training import PAPER_SGD, save_folder_checkpoint, train_folder
+
+    if args.data is None:
+        parser.error(f"argument --data: required with --model {args.model}")
+    for name in ("augment", "labels", "train_subset"):
+        if getattr(args, name) is not None:
+            parser.error(
+                f"argument --{name.replace('_', '-')}: FashionNet's; --model "
+                f"{args.model} trains by the SENet paper's recipe"
+            )
+    try:
+        recipe = PAPER_SGD.replace(
+            **{
+                k: getattr(args, k)
+                for k in FOLDER_OVERRIDES
+                if getattr(args, k) is not None
+            }
+        )
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    if not (Path(args.data) / "train").is_dir():
+        parser.error(
+            f"argument --data: {args.data!r} holds no train/ folder (expected "
+            "DIR/train/<class>/<image>, and optionally DIR/val/<class>/<image>)"
+        )
+    out, manifest = _out_and_manifest(parser, args)
+    world = _world(parser, recipe.batch_size, args.micro_batches)
+    parts = ["python", "-m", "sebook.train", "--model", args.model]
+    parts += ["--data", args.data, "--seed", str(args.seed)]
+    for name in FOLDER_OVERRIDES:
+        if getattr(args, name) is not None:
+            parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    if args.micro_batches != 1:
+        parts += ["--micro-batches", str(args.micro_batches)]
+    command = shlex.join([*parts, "--out", args.out])
+    run = _run_saving_epochs(
+        parser, args, world, command, recipe.epochs,
+        lambda resume, on_epoch: train_folder(
+            args.model, args.data, recipe, args.seed, world=world,
+            micro_batches=args.micro_batches, resume=resume, on_epoch=on_epoch,
+            progress=not args.no_progress and timing.watched(),
+        ),
+    )  # fmt: skip
+    if isinstance(run, int):
+        return run
+    (model, metrics), seconds, cpu_seconds = run
+    if not world.main:
+        return 0
+    save_folder_checkpoint(out, args.model, model, metrics, recipe, args.seed)
+    _record(
+        manifest, out, seconds, cpu_seconds, world, args,
+        {
+            "command": command,
+            "model": args.model,
+            "data": str(args.data),
+            "recipe": recipe.to_dict(),
+            "seed": args.seed,
+            "metrics": {k: v for k, v in metrics.items()},
+        },
+    )  # fmt: skip
+    val = metrics["epoch_val_accuracy"][-1]
+    print(
+        f"{args.model} (seed {args.seed}, {len(metrics['classes'])} classes): "
+        + (f"val accuracy {val:.4f}; " if val is not None else "no val/ folder; ")
+        + f"{seconds:.1f} s; wrote {out} and {manifest}"
+    )
+    partial_path(out).unlink(missing_ok=True)
+    return 0
+
+
+def _out_and_manifest(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[Path, Path]:
+    """The checkpoint to write and the manifest beside it, checked before any work."""
     out = Path(args.out)
     if out.suffix != ".pt":
         parser.error(
@@ -290,14 +446,36 @@ def main(argv: list[str] | None = None) -> int:
             "argument --manifest: the manifest must be in the same folder as the "
             "checkpoint (--out)"
         )
+    return out, manifest
 
+
+def _world(
+    parser: argparse.ArgumentParser, batch_size: int, micro_batches: int
+) -> distributed.World:
+    """This process's place in a torchrun job; a bad launch fails before any work."""
     try:
         world = distributed.world_from_env()
-        distributed.batch_share(recipe.batch_size, world, args.micro_batches)
+        distributed.batch_share(batch_size, world, micro_batches)
     except (RuntimeError, ValueError) as error:
         parser.error(str(error))  # before joining the others: a bad launch fails fast
-    command = command_line(args)
-    partial = partial_path(out)
+    return world
+
+
+def _run_saving_epochs(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    world: distributed.World,
+    command: str,
+    epochs: int,
+    train: Callable[[dict | None, Callable[[dict], None]], object],
+) -> tuple[object, float, float] | int:
+    """``train(resume, on_epoch)`` with every finished epoch saved in OUT.partial.
+
+    Returns ``(train's result, seconds, CPU seconds)`` counted over every resumed part,
+    or the exit code 130 after Ctrl-C or SIGTERM (the last finished epoch saved, and the
+    command to resume printed).
+    """
+    partial = partial_path(Path(args.out))
     resume, spent = None, (0.0, 0.0)
     if args.resume is not None:
         try:
@@ -309,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     start, start_cpu = time.perf_counter(), time.process_time()
 
     def save_epoch(state: dict) -> None:  # every epoch, so that even a kill loses one
+        from .checkpoints import save_atomically
+
         finished["epoch"] = state["epoch"]
         if world.main:
             state |= {
@@ -321,22 +501,11 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with distributed.process_group(world):
-            model, metrics = training.train(
-                config,
-                args.seed,
-                recipe,
-                args.dataset,
-                progress=not args.no_progress and timing.watched(),
-                data_root=args.data_root,
-                resume=resume,
-                on_epoch=save_epoch,
-                micro_batches=args.micro_batches,
-                world=world,
-            )
+            result = train(resume, save_epoch)
     except KeyboardInterrupt:
         if world.main:
             print(
-                f"\ninterrupted after epoch {finished['epoch']} of {recipe.epochs}; "
+                f"\ninterrupted after epoch {finished['epoch']} of {epochs}; "
                 + (
                     f"saved it in {partial}; resume with:\n{command} --resume "
                     f"{shlex.quote(str(partial))}"
@@ -348,32 +517,28 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if not world.main:
-        return 0  # rank 0 writes the checkpoint and the manifest
     seconds = spent[0] + time.perf_counter() - start
-    cpu_seconds = spent[1] + time.process_time() - start_cpu
-    save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
+    return result, seconds, spent[1] + time.process_time() - start_cpu
+
+
+def _record(
+    manifest: Path,
+    out: Path,
+    seconds: float,
+    cpu_seconds: float,
+    world: distributed.World,
+    args: argparse.Namespace,
+    entry: dict,
+) -> None:
+    """Add ``out``'s entry to ``manifest``, with where and how long it trained."""
     from . import __version__
+    from .manifest import update_manifest
 
     update_manifest(
         manifest,
         out,
         {
-            "command": command,
-            "dataset": args.dataset,
-            "recipe": recipe.to_dict(),
-            "config": config.to_dict(),
-            "seed": args.seed,
-            "metrics": {
-                k: metrics[k]
-                for k in (
-                    "test_accuracy",
-                    "test_loss",
-                    "epoch_loss",
-                    "epoch_test_accuracy",
-                )
-            },
-            "data_sha256": FASHION_MNIST_SHA256,
+            **entry,
             "world_size": world.size,
             "micro_batches": args.micro_batches,
             "train_seconds": round(seconds, 1),
@@ -384,15 +549,6 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
         },
     )
-    worst = min(range(10), key=lambda k: metrics["class_accuracy"][k])
-    print(
-        f"{config.name} (seed {args.seed}, {args.dataset}, {recipe.name}): test "
-        f"accuracy {metrics['test_accuracy']:.4f}, weakest class "
-        f"{FASHION_MNIST_CLASSES[worst]} {metrics['class_accuracy'][worst]:.3f}; "
-        f"{seconds:.1f} s; wrote {out} and {manifest}"
-    )
-    partial.unlink(missing_ok=True)  # finished: the saved epoch is no longer needed
-    return 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
