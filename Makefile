@@ -25,10 +25,9 @@ setup: $(VENV)/.installed node_modules/.installed
 book: setup  ## Build the website into _build/html (warnings are errors)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-test: book pdf  ## Library tests, nbval on every chapter (this CPU's kernels, then the portable ones), notebook re-execution check, browser tests of the site
+test: book pdf  ## Library tests, nbval on every chapter (this CPU's kernels, then the portable ones), browser tests of the site, the code-format check
 	$(PY) -m pytest tests/ chapters/ --nbval $(SANITIZE)
 	env $(PORTABLE_KERNELS) $(PY) -m pytest chapters/ --nbval $(SANITIZE) -q
-	$(PY) tools/notebooks.py --check
 	$(PY) tools/format_notebooks.py --check
 
 notebooks: setup  ## Re-execute every chapter in place (after changing the library or a chapter)

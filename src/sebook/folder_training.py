@@ -98,10 +98,12 @@ class SGDRecipe:
 
 
 PAPER_SGD = SGDRecipe()
-"""Hu et al. (TPAMI), Sec. 6.1: SGD with momentum 0.9, a global batch of 1,024, a rate of
-0.6 divided by 10 every 30 epochs, 100 epochs from scratch, random-size crops of 224 x 224
-and horizontal flips. The paper does not state its weight decay; 1e-4 is ResNet's (He et
-al. 2016)."""
+"""The recipe of the SENet paper, from Sec. 6.1 of its TPAMI version.
+
+SGD with momentum 0.9, a global batch of 1,024, a rate of 0.6 divided by 10 every 30
+epochs, 100 epochs from scratch, random-size crops of 224 x 224 and horizontal flips. The
+paper does not state its weight decay; 1e-4 is ResNet's (He et al. 2016).
+"""
 
 
 def epoch_batches(
