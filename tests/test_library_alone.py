@@ -55,3 +55,16 @@ print("hidden:", "matplotlib" in sys.modules, "tqdm" in sys.modules)
     )
     assert "test accuracy" in out and "hidden: False False" in out
     assert (tmp_path / "tiny.pt").exists()
+
+
+def test_glue_without_myst_nb_stores_nothing_and_shows_what_is_asked(monkeypatch, capsys):
+    """On Colab there is no myst-nb: the chapters' glue calls must still run (sebook.runtime.glue)."""
+    import sys
+
+    from sebook.runtime import glue
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now raises ImportError
+    glue("hidden", 1.5, display=False)
+    assert capsys.readouterr().out == ""
+    glue("shown", 42)
+    assert capsys.readouterr().out.strip() == "42"

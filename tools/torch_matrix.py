@@ -11,6 +11,12 @@ book's other pins from requirements.txt around it, then the library (editable), 
   stored one with its numbers moved by at most 0.1 % or one unit of their last printed digit (kernels differ from
   release to release in their last bits), and anything else is reported as a difference.
 
+``--colab CHAPTER`` checks Colab's way instead: a venv holding only what Colab brings (that torch release, the
+notebook stack, and older matplotlib/ipywidgets), a copy of the chapter outside the repository, run top to bottom.
+Its first cell, the install cell, must fetch the book (from this repository's last commit, in place of GitHub),
+install only what is missing and keep the torch release; the chapter's outputs must then be the stored ones
+within the same tolerance. The result goes into the same file, under ``colab``.
+
 The result joins ``tests/data/torch_versions.json`` (one entry per torch release, the newest run replacing an older
 one), which the status page shows as "last verified with". pip runs without configuration files
 (``PIP_CONFIG_FILE=/dev/null``), so that a machine-wide cap on torch releases does not apply.
@@ -94,13 +100,93 @@ def chapters(venv: Path, log: Path) -> dict:
     }
 
 
+COLAB_STACK = [
+    "ipykernel", "nbclient", "nbformat", "pyyaml", "pillow", "numpy", "tqdm", "matplotlib<3.11", "ipywidgets<8",
+]  # fmt: skip
+"""What a Colab runtime has before the install cell runs (an older ipywidgets and matplotlib among it), torch
+aside: the install cell must upgrade ipywidgets to 8 and leave the rest alone. myst-nb is not among them."""
+
+DRIVER = """
+import copy, json, sys
+import nbformat
+sys.path.insert(0, {tools!r})
+import notebooks
+path, tolerance = {path!r}, {tolerance!r}
+original = nbformat.read(path, as_version=4)
+nb = copy.deepcopy(original)
+assert notebooks.REPOSITORY in nb.cells[0].source, "cell 0 is not the install cell"
+nb.cells[0].source = nb.cells[0].source.replace(notebooks.REPOSITORY, {clone!r})
+for cell in nb.cells:
+    if cell.cell_type == "code":
+        cell.outputs, cell.execution_count = [], None
+seconds = notebooks.execute(nb, {workdir!r})
+nb = notebooks.normalise(nb, {stem!r})
+patterns = notebooks.sanitize_patterns(notebooks.ROOT / ".nbval-sanitize.cfg")
+old, new = notebooks.text_outputs(original, patterns), notebooks.text_outputs(nb, patterns)
+differ = [
+    i for i, (a, b) in enumerate(zip(old, new))
+    if a != b and not (len(a) == len(b) and all(notebooks.within_rounding(x, y, tolerance) for x, y in zip(a, b)))
+]
+print(json.dumps({{"seconds": round(seconds), "cells": len(new), "outputs_differing": differ}}))
+"""
+
+
+def colab(version: str, chapter: str, log: Path) -> dict:
+    """Colab's way: only the platform's packages, then the chapter's own install cell (see the module's doc)."""
+    venv = Path(f"/tmp/sebook-colab-{version}")
+    work = Path(f"/tmp/sebook-colab-{version}-content")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    try:
+        for step in ([python, "-m", "pip", "install", "-q", f"torch=={version}"],
+                     [python, "-m", "pip", "install", "-q", *COLAB_STACK]):  # fmt: skip
+            if run(step, log).returncode:
+                raise SystemExit(f"installing failed: {' '.join(step)} (see {log})")
+        source = ROOT / "chapters" / f"{chapter}.ipynb"
+        shutil.copy(source, work / source.name)
+        driver = DRIVER.format(
+            tools=str(ROOT / "tools"), path=str(work / source.name), tolerance=TOLERANCE,
+            clone=f"file://{ROOT}", workdir=str(work), stem=chapter,
+        )  # fmt: skip
+        done = run([python, "-c", driver], log)
+        text = log.read_text()
+        result = json.loads(text.strip().splitlines()[-1]) if done.returncode == 0 else {}
+        after = subprocess.run([python, "-c", "import torch; print(torch.__version__)"],
+                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+        return {
+            "chapter": chapter,
+            "exit": done.returncode,
+            **result,
+            "torch_kept": after.split("+")[0] == version,
+            "date": datetime.date.today().isoformat(),
+        }
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/torch_matrix.py", description=__doc__.splitlines()[0])
     parser.add_argument("version", help="a torch release on the package registry, e.g. 2.15.0")
     parser.add_argument("--keep", action="store_true", help="keep the venv afterwards")
+    parser.add_argument("--colab", metavar="CHAPTER", help="check Colab's way with this chapter instead")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"\d+\.\d+\.\d+", args.version):
         parser.error(f"version must look like 2.15.0, got {args.version!r}")
+    if args.colab:
+        if not (ROOT / "chapters" / f"{args.colab}.ipynb").exists():
+            parser.error(f"--colab: no chapters/{args.colab}.ipynb")
+        log = Path(f"/tmp/sebook-colab-{args.version}.log")
+        log.write_text("")
+        entry = colab(args.version, args.colab, log)
+        entry["passed"] = entry["exit"] == 0 and entry["torch_kept"] and not entry.get("outputs_differing", [0])
+        record = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"versions": []}
+        record["colab"] = {"torch": args.version, **entry}
+        RESULTS.write_text(json.dumps(record, indent=1) + "\n")
+        print(json.dumps(entry, indent=1))
+        return 0 if entry["passed"] else 1
     venv = Path(f"/tmp/sebook-torch-{args.version}")
     log = Path(f"/tmp/sebook-torch-{args.version}.log")
     log.write_text("")

@@ -102,3 +102,21 @@ def progress_bar(**options: object) -> contextlib.AbstractContextManager:
     except ImportError:
         return _NoBar()
     return tqdm(**options)
+
+
+def glue(name: str, value: object, display: bool = True) -> None:
+    """Store ``value`` under ``name`` for the page's prose: myst-nb's ``glue``.
+
+    Where myst-nb is not installed (Colab, a reader's own Jupyter) a glued value is only
+    needed for building the website, so nothing is stored; with ``display`` the value is
+    shown as a cell output would show it.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
