@@ -28,6 +28,7 @@ from .distributed import World, batch_share, sum_over_processes
 from .image_folder import ImageFolder, eval_transform, train_transform
 from .runtime import progress_bar
 from .train import BAR_FORMAT, TERMINAL_BAR_FORMAT, reproducible
+from .train import _resume as resume_state
 from .train import _step as optimizer_step
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -222,7 +223,10 @@ def train_folder(
         }
         first = 0
         if resume is not None:
-            first = _resume(resume, recipe.epochs, model, optimizer, schedule)
+            first = resume_state(
+                resume, recipe.epochs, model, optimizer, schedule, None,
+                RESUME_KEYS, "train_folder",
+            )  # fmt: skip
             history = {k: list(resume[k]) for k in history}
         net = model
         if world.size > 1:  # averages the gradients over the processes
@@ -298,32 +302,6 @@ RESUME_KEYS = frozenset(
     "epoch_val_accuracy".split()
 )
 """The keys of a training state (:func:`train_folder`'s ``on_epoch`` and ``resume``)."""
-
-
-def _resume(
-    state: Mapping[str, Any],
-    epochs: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: torch.optim.lr_scheduler.LRScheduler,
-) -> int:
-    missing = RESUME_KEYS - set(state) if isinstance(state, Mapping) else RESUME_KEYS
-    if missing:
-        raise ValueError(
-            "resume must be a training state from train_folder(on_epoch=...); it lacks "
-            + ", ".join(sorted(missing))
-        )
-    epoch = state["epoch"]
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 < epoch < epochs:
-        raise ValueError(
-            f"resume holds epoch {epoch!r}; a run of {epochs} epochs resumes from 1 to "
-            f"{epochs - 1}"
-        )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    torch.set_rng_state(state["torch_rng"])
-    return epoch
 
 
 def save_folder_checkpoint(

@@ -29,10 +29,9 @@ from .models import ResNet
 from .se import SEBlock
 
 
-def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """One convolution computing ``bn(conv(x))`` with ``bn``'s running statistics."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    folded = nn.Conv2d(
+def conv_like(conv: nn.Conv2d, bias: bool) -> nn.Conv2d:
+    """A new convolution of ``conv``'s shape, device and dtype (weights uninitialised)."""
+    return nn.Conv2d(
         conv.in_channels,
         conv.out_channels,
         conv.kernel_size,
@@ -40,9 +39,15 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         conv.padding,
         conv.dilation,
         conv.groups,
-        bias=True,
+        bias=bias,
         padding_mode=conv.padding_mode,
     ).to(conv.weight.device, conv.weight.dtype)
+
+
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """One convolution computing ``bn(conv(x))`` with ``bn``'s running statistics."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    folded = conv_like(conv, bias=True)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         folded.weight.copy_(conv.weight * scale[:, None, None, None])

@@ -372,13 +372,20 @@ def _resume(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     schedule: torch.optim.lr_scheduler.LRScheduler,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
+    keys: frozenset[str] | None = None,
+    source: str = "train",
 ) -> int:
-    """Load a state from :func:`train`'s ``on_epoch`` into the run; return its epoch."""
-    missing = RESUME_KEYS - set(state) if isinstance(state, Mapping) else RESUME_KEYS
+    """Load a state from ``source``'s ``on_epoch`` into the run; return its epoch.
+
+    ``keys`` are the state's keys (default :data:`RESUME_KEYS`); ``generator`` None for
+    a trainer that draws its order from the seed and the epoch alone.
+    """
+    keys = RESUME_KEYS if keys is None else keys
+    missing = keys - set(state) if isinstance(state, Mapping) else keys
     if missing:
         raise ValueError(
-            "resume must be a training state from train(on_epoch=...); it lacks "
+            f"resume must be a training state from {source}(on_epoch=...); it lacks "
             + ", ".join(sorted(missing))
         )
     epoch = state["epoch"]
@@ -390,7 +397,8 @@ def _resume(
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])
-    generator.set_state(state["generator"])
+    if generator is not None:
+        generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     return epoch
 
