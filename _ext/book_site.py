@@ -154,7 +154,16 @@ def torch_versions_table(root: Path) -> str:
             tests += f"; after the fix in {r['commit']}, {r['run']}: {r['passed']} passed, {r['failed']} failed"
         differ = ", ".join(c["outputs_differing"]) or "none"
         rows.append(f"| {v['torch']} | {v['date']} | {tests} | {c['executed']} | {differ} |")
-    return "\n".join(rows) + "\n"
+    colab = json.loads(path.read_text(encoding="utf-8")).get("colab")
+    note = ""
+    if colab:
+        differ = ", ".join(f"cell {i}" for i in colab["outputs_differing"]) or "none"
+        note = (
+            f"\nColab's way, last checked {colab['date']}: a fresh environment with torch {colab['torch']} and "
+            f"Colab's other packages; `{colab['chapter']}` ran from its own install cell, which "
+            f"{'kept' if colab['torch_kept'] else 'replaced'} that torch; outputs that differ: {differ}.\n"
+        )
+    return "\n".join(rows) + "\n" + note
 
 
 WORDS_PER_MINUTE = 200

@@ -123,3 +123,42 @@ def test_maths_is_typeset_and_the_bibliography_is_there(book):
 def test_the_front_page_links_the_pdf():
     intro = (SITE / "intro.html").read_text(encoding="utf-8")
     assert f'href="{make_pdf.PDF_NAME}"' in intro
+
+
+def slider_stacks(notebook: Path) -> list[list[str]]:
+    """The captions each kernel-free slider of a notebook must print under its panels, in display order."""
+    import json
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    model = lambda ref: state[ref.removeprefix("IPY_MODEL_")]  # noqa: E731
+    stacks = []
+    for cell in nb["cells"]:
+        if "remove-output" in cell.get("metadata", {}).get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            children = [model(c) for c in state[view["model_id"]]["state"].get("children", [])] if view else []
+            slider = next((m for m in children if m["model_name"] == "SelectionSliderModel"), None)
+            stack = next((m for m in children if m["model_name"] == "StackModel"), None)
+            if slider and stack:
+                assert len(stack["state"]["children"]) == len(slider["state"]["_options_labels"])
+                stacks.append([f"{slider['state']['description']} = {label}" for label in slider["state"]["_options_labels"]])
+    return stacks
+
+
+def test_every_slider_prints_as_a_grid_of_all_its_panels(book):
+    """A PDF reader cannot move a slider: each prints every panel, its setting written under it (make_pdf.WIDGET_GRIDS)."""
+    reader, outline = book
+    docs = make_pdf.book_pages(ROOT)
+    checked = 0
+    for index, doc in enumerate(docs):
+        notebook = ROOT / f"{doc}.ipynb"
+        if not notebook.exists():
+            continue
+        printed = " ".join(text(reader.pages[i]) for i in page_range(outline, index, len(reader.pages)))
+        for captions in slider_stacks(notebook):
+            for caption in captions:
+                assert re.sub(r"\s+", " ", unicodedata.normalize("NFKC", caption)) in printed, f"{doc}: no panel captioned {caption!r}"
+            checked += 1
+    assert checked >= 6

@@ -3,7 +3,8 @@
 ``python tools/make_pdf.py [--site _build/html] [--out _build/html/se-book.pdf]`` (``make pdf`` runs it after
 building the site). It works offline: the built pages are served from this machine and Chromium (Debian's, through
 Playwright) prints each one after MathJax has typeset its equations and the widget manager has drawn its widgets,
-which print as their first frame. pypdf joins the parts, numbers the pages and adds bookmarks.
+which print as a grid of every state (:data:`WIDGET_GRIDS`). pypdf joins the parts, numbers the pages and adds
+bookmarks.
 """
 
 from __future__ import annotations
@@ -47,6 +48,58 @@ h1, h2, h3 { break-after: avoid; }
 details, .dropdown { display: block; }
 .toggle-hidden, details > :not(summary) { display: block !important; visibility: visible !important; }
 .bd-article a { color: inherit; text-decoration: none; }
+"""
+
+
+WIDGET_GRIDS = r"""
+() => {
+  // A reader of the PDF cannot move a slider: each slider over pre-rendered panels (sebook.widgets.slider_stack)
+  // prints as a grid of all its panels, the control's value under each, drawn from the widget state the page
+  // saved. A live widget (sebook.widgets.live) prints as a note naming its controls. Returns the panel counts.
+  const state = JSON.parse(document.querySelector(
+    'script[type="application/vnd.jupyter.widget-state+json"]').textContent).state;
+  const model = (ref) => state[ref.replace('IPY_MODEL_', '')];
+  const counts = [];
+  document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').forEach((script) => {
+    const box = state[JSON.parse(script.textContent).model_id];
+    const drawn = script.parentElement.querySelector('.widget-subarea') || script.nextElementSibling;
+    if (!box || !drawn || !box.state.children) return;
+    const children = box.state.children.map(model);
+    const slider = children.find((m) => m.model_name === 'SelectionSliderModel');
+    const stack = children.find((m) => m.model_name === 'StackModel');
+    const grid = document.createElement('div');
+    if (slider && stack) {
+      grid.className = 'print-widget-grid';
+      const labels = slider.state._options_labels;
+      stack.state.children.map(model).forEach((panel, i) => {
+        const cell = document.createElement('figure');
+        cell.innerHTML = (panel.state.value || '') +
+          '<figcaption></figcaption>';
+        cell.querySelector('figcaption').textContent = `${slider.state.description} = ${labels[i]}`;
+        grid.appendChild(cell);
+      });
+      counts.push(labels.length);
+    } else {
+      grid.className = 'print-widget-note';
+      const controls = children.filter((m) => /Slider|Dropdown|Toggle/.test(m.model_name))
+        .map((m) => m.state.description).filter(Boolean);
+      grid.textContent = `Live widget: in Jupyter, moving ${controls.join(', ')} recomputes this figure ` +
+        '(it needs a running Python kernel).';
+      counts.push(0);
+    }
+    drawn.style.display = 'none';
+    drawn.parentElement.appendChild(grid);
+  });
+  return counts;
+}
+"""
+"""JavaScript run on each page before printing; see its first comment."""
+
+PRINT_GRID_CSS = """
+.print-widget-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 4mm; }
+.print-widget-grid figure { margin: 0; break-inside: avoid; text-align: center; }
+.print-widget-grid figcaption { font-size: 11px; color: #333; }
+.print-widget-note { font-style: italic; color: #444; border-left: 3px solid #bbb; padding-left: 3mm; }
 """
 
 
@@ -107,6 +160,8 @@ def ready_for_print(page) -> str:
         page.evaluate(
             "() => window.MathJax && window.MathJax.typesetPromise ? MathJax.typesetPromise() : null"
         )
+        page.evaluate(WIDGET_GRIDS)
+        page.add_style_tag(content=PRINT_GRID_CSS)
     page.evaluate(
         "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
     )
@@ -133,8 +188,8 @@ def cover_html(
       li .t {{ flex: 1; }} li .n {{ width: 3em; text-align: right; }}
     </style></head><body>
       <section class="cover"><h1>{html.escape(title)}</h1><p>{html.escape(author)}</p>
-      <p>The PDF edition of the website, printed from {html.escape(site_url)}. Sliders appear as their first
-      frame; the website and the notebooks have the interactive versions.</p></section>
+      <p>The PDF edition of the website, printed from {html.escape(site_url)}. Sliders appear as a grid of
+      every state, side by side; the website and the notebooks have the interactive versions.</p></section>
       <h2>Contents</h2><ol>{rows}</ol></body></html>"""
 
 
