@@ -547,3 +547,17 @@ def test_figures_are_not_shrunk_to_fit(browser, server, page_path):
     assert (
         shrunk == []
     ), f"{page_path}: figures scaled below 90 % of their width:\n{listing}"
+
+
+def test_the_api_page_fits_the_column(browser, server):
+    """The API page's table of paths fits at 1280 px (and scrolls inside itself on a phone); no signature or value
+    (a dict of archives with long hashes) runs past the column at either width."""
+    blocks = ".bd-article table.table, .bd-article dl.py > dt"
+    for viewport, tables_may_scroll in ((VIEWPORTS["desktop"], False), (VIEWPORTS["phone"], True)):
+        page, _errors, _console, _offsite = open_page(browser, server, "api.html", viewport)
+        wide = page.evaluate(OVERFLOWING, blocks)
+        found = page.evaluate("sel => document.querySelectorAll(sel).length", blocks)
+        page.context.close()
+        assert found > 100, "the API page has its table and its signatures"
+        allowed = [b for b in wide if tables_may_scroll and b["scrolls"]]  # only tables scroll
+        assert [b for b in wide if b not in allowed] == [], f"{viewport}: {wide}"
