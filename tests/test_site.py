@@ -284,6 +284,13 @@ def test_no_page_is_over_the_weight_budget():
         if size > book_site.PAGE_BUDGET_BYTES
     ]
     assert heavy == [], f"pages over 2 MiB: {heavy}"
+    plain = [
+        (size, str(name))
+        for size, name in book_site.page_weights(SITE)
+        if size > 2**20
+        and "application/vnd.jupyter.widget-state+json" not in (SITE / name).read_text(encoding="utf-8")
+    ]
+    assert plain == [], f"pages without widgets over 1 MiB on the wire: {plain}"
 
 
 # ---- navigation -------------------------------------------------------------------------------------------------
