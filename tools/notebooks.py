@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 CHAPTERS = Path("chapters")
 KERNEL = "python3"
@@ -336,9 +337,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--timeout must be >= 1, got {args.timeout}")
     failures: list[str] = []
     for path in find_notebooks(args.notebooks):
-        seconds, diffs = run(
-            path, check=args.check, timeout=args.timeout, tolerance=args.tolerance
-        )
+        try:
+            seconds, diffs = run(
+                path, check=args.check, timeout=args.timeout, tolerance=args.tolerance
+            )
+        except CellExecutionError as error:  # report it and go on with the next notebook
+            message = str(error).strip().splitlines()[-1][:300]
+            print(f"{path}: a cell failed: {message}")
+            failures.append(f"{path}: a cell failed: {message}")
+            continue
         print(
             f"{path}: executed in {seconds:.1f} s"
             + (f", {len(diffs)} text output(s) differ" if diffs else "")
@@ -346,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         failures += diffs if args.check else []
     for line in failures:
         print(line, file=sys.stderr)
-    return 1 if (args.check and failures) else 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -73,14 +73,15 @@ def build(version: str, venv: Path, log: Path) -> None:
             raise SystemExit(f"installing failed: {' '.join(step)} (see {log})")
 
 
-def tests(venv: Path, log: Path) -> dict:
+def tests(venv: Path, log: Path, path: str = "tests/") -> dict:
     start = time.monotonic()
-    done = run([str(venv / "bin" / "python"), "-m", "pytest", "tests/", "-q", *SITE_TESTS], log)
+    done = run([str(venv / "bin" / "python"), "-m", "pytest", path, "-q", *SITE_TESTS], log)
     text = log.read_text()
     summary = text[text.rfind("$ ") :]
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", summary)}
     failed = sorted(set(re.findall(r"^FAILED (\S+)", summary, re.M)))
-    return {"exit": done.returncode, **counts, "failed_tests": failed, "seconds": round(time.monotonic() - start)}
+    return {"exit": done.returncode, **counts, "failed_tests": failed, "seconds": round(time.monotonic() - start),
+            **({"run": path} if path != "tests/" else {})}
 
 
 def chapters(venv: Path, log: Path) -> dict:
@@ -92,9 +93,11 @@ def chapters(venv: Path, log: Path) -> dict:
     summary = text[text.rfind("$ ") :]
     differ = re.findall(r"^(chapters/\S+): code cell (\d+): text output changed", summary, re.M)
     executed = re.findall(r"^(chapters/\S+): executed in", summary, re.M)
+    failed = re.findall(r"^(chapters/\S+): a cell failed", summary, re.M)
     return {
         "exit": done.returncode,
         "executed": len(executed),
+        "failed_notebooks": failed,
         "outputs_differing": [f"{nb} cell {cell}" for nb, cell in differ],
         "seconds": round(time.monotonic() - start),
     }
@@ -175,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("version", help="a torch release on the package registry, e.g. 2.15.0")
     parser.add_argument("--keep", action="store_true", help="keep the venv afterwards")
     parser.add_argument("--colab", metavar="CHAPTER", help="check Colab's way with this chapter instead")
+    parser.add_argument("--tests", default="tests/", help="the library tests to run (default: all, tests/)")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"\d+\.\d+\.\d+", args.version):
         parser.error(f"version must look like 2.15.0, got {args.version!r}")
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.date.today().isoformat(),
             "python": ".".join(map(str, sys.version_info[:3])),
             "tolerance": TOLERANCE,
-            "tests": tests(venv, log),
+            "tests": tests(venv, log, args.tests),
             "chapters": chapters(venv, log),
         }
     finally:
