@@ -162,3 +162,11 @@ def test_every_slider_prints_as_a_grid_of_all_its_panels(book):
                 assert re.sub(r"\s+", " ", unicodedata.normalize("NFKC", caption)) in printed, f"{doc}: no panel captioned {caption!r}"
             checked += 1
     assert checked >= 6
+
+
+def test_nothing_runs_past_the_printed_column(book):
+    """Code and printed output wrap (PRINT_CSS), wide equations are set smaller (FIT_TO_COLUMN); what still runs past
+    the right margin is listed beside the PDF by tools/make_pdf.py, and must be nothing."""
+    report = SITE / make_pdf.OVERFLOW_REPORT
+    assert report.is_file(), f"{report} is missing: run `make pdf`"
+    assert report.read_text() == "", report.read_text()

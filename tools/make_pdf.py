@@ -28,6 +28,8 @@ from pypdf import PdfReader, PdfWriter
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("SEBOOK_CHROMIUM", "/usr/bin/chromium")
 PDF_NAME = "se-book.pdf"
+OVERFLOW_REPORT = "se-book-overflow.txt"
+"""Beside the PDF: whatever ran past the printed column (empty in a good build; tests/test_pdf.py checks it)."""
 MARGINS = {"top": "16mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}
 # Pages of the website that are not part of the book's text.
 LEFT_OUT = {"api", "status"}
@@ -101,6 +103,33 @@ PRINT_GRID_CSS = """
 .print-widget-grid figcaption { font-size: 11px; color: #333; }
 .print-widget-note { font-style: italic; color: #444; border-left: 3px solid #bbb; padding-left: 3mm; }
 """
+
+
+PRINT_WIDTH_PX = 673
+"""The printed column in CSS pixels: A4's 210 mm less the two 16 mm margins, at 96 px an inch."""
+
+FIT_TO_COLUMN = r"""
+() => {
+  // MathJax cannot break an equation across lines: one wider than the printed column is set smaller
+  // until it fits. Then report whatever still runs past the column's right edge (nothing, in a good book).
+  const article = document.querySelector('.bd-article') || document.body;
+  const column = article.getBoundingClientRect();
+  document.querySelectorAll('mjx-container').forEach((m) => {  // display maths, and inline maths set as a block
+    const width = m.scrollWidth;
+    if (width > column.width) m.style.zoom = Math.floor(980 * column.width / width) / 1000;  // Chromium's zoom
+  });
+  const past = [];
+  article.querySelectorAll('pre, table, img, mjx-container, figure, p, li, .print-widget-grid').forEach((e) => {
+    const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > column.right + 1) {
+      past.push(`${e.tagName.toLowerCase()} ${Math.round(r.right - column.right)} px past: ` +
+                (e.textContent || e.getAttribute('alt') || '').trim().slice(0, 60));
+    }
+  });
+  return past;
+}
+"""
+"""JavaScript run in print layout at the printed column's width; see its first comment."""
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -213,6 +242,7 @@ def build_pdf(site: Path, out: Path, root: Path = ROOT) -> dict:
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     docs = book_pages(root)
     parts: list[tuple[str, bytes]] = []
+    overflow: list[str] = []
     with serve(site) as url, sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
@@ -223,6 +253,9 @@ def build_pdf(site: Path, out: Path, root: Path = ROOT) -> dict:
             page.goto(f"{url}/{doc}.html", wait_until="load")
             page.wait_for_load_state("networkidle")
             title = ready_for_print(page)
+            page.emulate_media(media="print")
+            page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1400})
+            overflow += [f"{doc}: {line}" for line in page.evaluate(FIT_TO_COLUMN)]
             parts.append(
                 (title, page.pdf(format="A4", margin=MARGINS, print_background=True))
             )
@@ -271,7 +304,9 @@ def build_pdf(site: Path, out: Path, root: Path = ROOT) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as f:
         writer.write(f)
+    out.with_name(OVERFLOW_REPORT).write_text("\n".join(overflow) + ("\n" if overflow else ""))
     return {
+        "overflow": overflow,
         "pages": total,
         "chapters": [(t, n) for (t, _), n in zip(parts, firsts)],
         "seconds": time.monotonic() - start,
@@ -301,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for title, first in summary["chapters"]:
         print(f"  p. {first:4d}  {title}")
+    for line in summary["overflow"]:
+        print(f"runs past the printed column: {line}")
     return 0
 
 
