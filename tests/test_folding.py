@@ -114,3 +114,13 @@ def test_compile_works_on_the_rewritten_blocks():
         x = torch.randn(shape, generator=torch.Generator().manual_seed(3))
         with torch.no_grad():
             assert close(torch.compile(fold_for_inference(block))(x), block(x))
+
+
+def test_gate_work_counts_the_map_or_the_weights_whichever_is_smaller():
+    from sebook.folding import gate_work
+
+    unit = nn.Sequential(bottleneck(64, 16)).eval()  # O = 64 outputs from C = 16 channels
+    assert gate_work(unit, (1, 64, 8, 8)) == [{"activations": 64 * 64, "weights": 64 * 16, "chosen": 64 * 16}]
+    assert gate_work(unit, (1, 64, 2, 2))[0]["chosen"] == 64 * 4  # a 2 x 2 map: scaling it is cheaper
+    block = MBConv(16, 24, expand_ratio=4).eval()  # the gate scales the 64 expanded channels before the projection
+    assert gate_work(block, (1, 16, 3, 3)) == [{"activations": 64 * 9, "weights": 24 * 64, "chosen": 64 * 9}]

@@ -222,3 +222,43 @@ def fold_for_inference(model: nn.Module) -> EvalOnly:
             folded
         )  # from the wrapper, so that the model itself can be rewritten
     return folded
+
+
+def gate_work(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict[str, int]]:
+    """For each block :func:`fold_for_inference` rewrites: the multiplies that apply its gate to one sample.
+
+    ``activations`` scales the map the gate multiplies (as SE does), ``weights`` the 1x1
+    convolution's ``O x C`` weights instead; the rewrite does the smaller (``chosen``).
+    Counted on zeros of ``input_shape`` (batch 1), in eval mode.
+    """
+    folded = fold_for_inference(model)
+    rows: list[dict[str, int]] = []
+
+    def count(module: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        height, width = out.shape[-2:]
+        if isinstance(module, GatedConv1x1):
+            o, c = module.conv.weight.shape[:2]
+            activations = c * height * width  # the gate scales the conv's input
+        else:
+            o, c = module.conv3.weight.shape[:2]
+            activations = o * height * width  # the gate scales conv3's output
+        rows.append(
+            {
+                "activations": activations,
+                "weights": o * c,
+                "chosen": min(activations, o * c),
+            }
+        )
+
+    handles = [
+        m.register_forward_hook(count)
+        for m in folded.modules()
+        if isinstance(m, (GatedConv1x1, SqueezeFirstUnit))
+    ]
+    try:
+        with torch.no_grad():
+            folded(torch.zeros(input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return rows
