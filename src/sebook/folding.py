@@ -6,9 +6,10 @@ model with every ``conv -> BatchNorm`` pair folded into one convolution and two 
 
 - SE before a 1x1 convolution (EfficientNet's and MobileNetV3's MBConv, RegNetY's unit):
   ``conv(h * s) = conv with weights W * s``, per sample (:class:`GatedConv1x1`).
-- SE after a bottleneck's last 1x1 convolution (SE-ResNet): the squeeze moves before that
-  convolution, ``mean(conv3 h) = conv3 mean(h)``, and the gate scales conv3's output
-  weights (:class:`SqueezeFirstUnit`).
+- SE after a bottleneck's last 1x1 convolution (SE-ResNet): where the map is larger than
+  the convolution's input width, the squeeze moves before that convolution,
+  ``mean(conv3 h) = conv3 mean(h)``, and the gate scales conv3's output weights
+  (:class:`SqueezeFirstUnit`).
 
 Each rewrite scales whichever is smaller per sample, the weights or the activations, so
 a rewritten block never does more work than the original. The same function applied to
@@ -26,6 +27,7 @@ from torch.nn import functional as F
 
 from .blocks import ResidualUnit
 from .models import ResNet
+from .excitation import Excitation
 from .se import SEBlock
 
 
@@ -66,7 +68,40 @@ def _is_pointwise(conv: nn.Module) -> bool:
 
 
 def _avg_se(block: nn.Module) -> bool:
-    return isinstance(block, SEBlock) and block.squeeze.mode == "avg"
+    return (
+        isinstance(block, SEBlock)
+        and block.squeeze.mode == "avg"
+        and isinstance(block.excitation, Excitation)
+    )
+
+
+class LeanExcitation(nn.Module):
+    """SE's excitation with its weights stored transposed: the same arithmetic, fewer calls.
+
+    ``gate(fc2(act(fc1(z))))`` as two ``addmm`` calls; at batch 1 the per-call overhead
+    of ``nn.Linear`` is a visible part of a small network's time.
+    """
+
+    def __init__(self, excitation: Excitation) -> None:
+        super().__init__()
+        fc1, fc2 = excitation.fc1, excitation.fc2
+        self.register_buffer("w1", fc1.weight.detach().t().contiguous())
+        self.register_buffer("w2", fc2.weight.detach().t().contiguous())
+        self.register_buffer("b1", _bias(fc1))
+        self.register_buffer("b2", _bias(fc2))
+        self.act, self.gate = excitation.act, excitation.gate
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.gate(
+            torch.addmm(self.b2, self.act(torch.addmm(self.b1, z, self.w1)), self.w2)
+        )
+
+
+def _bias(linear: nn.Linear) -> torch.Tensor:
+    if linear.bias is None:
+        w = linear.weight
+        return torch.zeros(linear.out_features, dtype=w.dtype, device=w.device)
+    return linear.bias.detach().clone()
 
 
 class GatedConv1x1(nn.Module):
@@ -79,28 +114,29 @@ class GatedConv1x1(nn.Module):
 
     def __init__(self, se: SEBlock, conv: nn.Conv2d) -> None:
         super().__init__()
-        self.se, self.conv = se, conv
+        self.excitation, self.conv = LeanExcitation(se.excitation), conv
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        s = self.se.gates(h)  # (B, C)
+        s = self.excitation(h.mean((2, 3)))  # the gates, (B, C): SE's average squeeze
         b, c, height, width = h.shape
         w, bias = self.conv.weight, self.conv.bias
         if w.shape[0] >= height * width:
             return self.conv(h * s[:, :, None, None])
         if b == 1:
-            return F.conv2d(h, w * s[0][None, :, None, None], bias)
+            return F.conv2d(h, w * s.view(1, c, 1, 1), bias)
         scaled = w.view(1, w.shape[0], c) * s[:, None, :]  # (B, O, C)
         out = torch.baddbmm(bias[None, :, None], scaled, h.reshape(b, c, -1))
         return out.view(b, -1, height, width)
 
 
 class SqueezeFirstUnit(nn.Module):
-    """An SE-ResNet bottleneck (standard position) with the squeeze before conv3.
+    """An SE-ResNet bottleneck (standard position) with the squeeze before conv3 where that is cheaper.
 
     ``mean_hw(conv3 h) = conv3(mean_hw h)`` for a 1x1 convolution with a bias, so the
-    gate comes from ``h``, a quarter of the output's width. The gate then scales
-    conv3's output weights (when ``width < H * W``) or its output, and the addition and
-    ReLU follow as in the original.
+    gate can come from ``h``, a quarter of the output's width, and then scale conv3's
+    ``O x C`` weights instead of its ``O x H x W`` output. Both pay when ``C < H * W``
+    (the early stages at 224 x 224); otherwise the block keeps SE's order, with the scale
+    and the addition in one op. The addition and ReLU follow as in the original.
     """
 
     def __init__(self, unit: ResidualUnit) -> None:
@@ -109,20 +145,23 @@ class SqueezeFirstUnit(nn.Module):
             unit.branch._modules.values()
         )  # children() would drop a reused ReLU
         self.head = nn.Sequential(*layers[:-1])  # conv1, relu1, conv2, relu2 (folded)
-        self.conv3, self.se = layers[-1], unit.attention
+        self.conv3 = layers[-1]
+        self.excitation = LeanExcitation(unit.attention.excitation)
         self.shortcut, self.act = unit.shortcut, unit.act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)
-        w, bias = self.conv3.weight, self.conv3.bias  # (O, C, 1, 1), (O,)
-        z = torch.addmm(bias, h.mean((2, 3)), w.flatten(1).t())  # conv3(mean h): (B, O)
-        s = self.se.excitation(z)
         residual = self.shortcut(x)
         b, c, height, width = h.shape
-        if c >= height * width:
-            return self.act(torch.addcmul(residual, self.conv3(h), s[:, :, None, None]))
+        if c >= height * width:  # SE's order: squeeze conv3's output, scale it
+            y = self.conv3(h)
+            s = self.excitation(y.mean((2, 3)))
+            return self.act(torch.addcmul(residual, y, s[:, :, None, None]))
+        w, bias = self.conv3.weight, self.conv3.bias  # (O, C, 1, 1), (O,)
+        z = torch.addmm(bias, h.mean((2, 3)), w.flatten(1).t())  # conv3(mean h): (B, O)
+        s = self.excitation(z)
         if b == 1:
-            y = F.conv2d(h, w * s[0][:, None, None, None], bias * s[0])
+            y = F.conv2d(h, w * s.view(-1, 1, 1, 1), bias * s.view(-1))
             return self.act(y.add_(residual))
         scaled = w.view(1, -1, c) * s[:, :, None]  # (B, O, C)
         y = torch.baddbmm((bias * s)[:, :, None], scaled, h.reshape(b, c, -1))
