@@ -124,3 +124,16 @@ def test_gate_work_counts_the_map_or_the_weights_whichever_is_smaller():
     assert gate_work(unit, (1, 64, 2, 2))[0]["chosen"] == 64 * 4  # a 2 x 2 map: scaling it is cheaper
     block = MBConv(16, 24, expand_ratio=4).eval()  # the gate scales the 64 expanded channels before the projection
     assert gate_work(block, (1, 16, 3, 3)) == [{"activations": 64 * 9, "weights": 24 * 64, "chosen": 64 * 9}]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("act_layer", ["relu", "silu"])
+def test_the_lean_excitation_is_the_excitation(bias, act_layer):
+    from sebook.excitation import Excitation
+    from sebook.folding import LeanExcitation
+
+    torch.manual_seed(0)
+    excitation = Excitation(32, 4, act_layer=act_layer, bias=bias)
+    z = torch.randn(5, 32)
+    with torch.no_grad():
+        assert close(LeanExcitation(excitation)(z), excitation(z), 1e-6)
