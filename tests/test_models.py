@@ -411,3 +411,50 @@ def test_jit_trace_records_no_input_checks_and_eager_still_checks(build):
         torch.testing.assert_close(traced(x), model(x))
     with pytest.raises(ValueError, match="x must be 4-D"):
         sebook.SEBlock(16)(torch.randn(16, 8, 8))
+
+
+def _folded_overhead():
+    spec = importlib.util.spec_from_file_location(
+        "folded_overhead", ROOT / "benchmarks" / "folded_overhead.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_folded_benchmark_runs_in_fresh_processes_and_writes_json(tmp_path):
+    bench = _folded_overhead()
+    out = tmp_path / "f.json"
+    small = ["--size", "32", "--rounds-b1", "1", "--rounds-b8", "1", "--warmup", "0"]
+    small += [
+        "--processes",
+        "2",
+        "--cases",
+        "efficientnet_b0_eager_b1",
+        "--out",
+        str(out),
+    ]
+    assert bench.main(small) == 0
+    case = json.loads(out.read_text())["cases"]["efficientnet_b0_eager_b1"]
+    assert len(case["processes"]) == 2 and case["target"] == 1.06
+    for r in case["summary"].values():
+        assert r["low"] <= r["median"] <= r["high"] and len(r["process_medians"]) == 2
+    with pytest.raises(SystemExit):
+        bench.main(["--cases", "resnet50_eager_b3"])
+
+
+@pytest.mark.parametrize(
+    "name", ["folded_overhead.json", "folded_overhead_repeat.json"]
+)
+def test_committed_folded_results_are_complete(name):
+    bench = _folded_overhead()
+    results = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
+    assert set(results["cases"]) == set(bench.CASES)
+    assert results["method"]["processes"] >= 3 and set(results["floor"]) == set(
+        bench.PAIRS
+    )
+    for case in results["cases"].values():
+        assert len(case["processes"]) >= 3
+        for r in case["summary"].values():
+            assert 0 < r["low"] <= r["median"] <= r["high"]
+    assert len(bench.compare(results, results)) == len(bench.CASES)

@@ -27,9 +27,13 @@ from . import checks, models
 from .distributed import World, batch_share, sum_over_processes
 from .image_folder import ImageFolder, eval_transform, train_transform
 from .runtime import progress_bar
-from .train import BAR_FORMAT, TERMINAL_BAR_FORMAT, reproducible
-from .train import _resume as resume_state
-from .train import _step as optimizer_step
+from .training_steps import (
+    BAR_FORMAT,
+    TERMINAL_BAR_FORMAT,
+    optimizer_step,
+    reproducible,
+    resume_state,
+)
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "se_resnet50": models.se_resnet50,

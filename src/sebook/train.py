@@ -15,11 +15,10 @@ listed in ``checkpoints/manifest.json``; the command line is :mod:`sebook.train_
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -32,48 +31,17 @@ from .distributed import World, batch_share, sum_over_processes
 from .fashion_models import FashionNet, FashionNetConfig
 from .recipe import RECIPES, SHORT, Recipe, augment
 from .runtime import forward_in_batches, progress_bar
+from .training_steps import (
+    BAR_FORMAT,
+    PROGRESS_UPDATES,
+    TERMINAL_BAR_FORMAT,
+    optimizer_step,
+    reproducible,
+    resume_state,
+)
 
 DTYPES = (torch.float32, torch.float64)
 """The precisions :func:`train` trains in."""
-
-BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps{postfix}"
-"""The progress bar written to a file or pipe shows no rates or times, so its text is the
-same on every run."""
-
-TERMINAL_BAR_FORMAT = BAR_FORMAT + ", {remaining} left"
-"""On a terminal the bar also shows the time left."""
-
-PROGRESS_UPDATES = 10
-"""The bar is redrawn this many times per epoch, after fixed numbers of steps.
-
-It is never redrawn on a timer.
-"""
-
-
-@contextlib.contextmanager
-def reproducible(threads: int | None) -> Iterator[None]:
-    """Within the ``with``: deterministic algorithms on and ``threads`` torch threads.
-
-    Both are restored afterwards.
-    """
-    old_threads, old_deterministic = (
-        torch.get_num_threads(),
-        torch.are_deterministic_algorithms_enabled(),
-    )
-    old_fill = torch.utils.deterministic.fill_uninitialized_memory
-    try:
-        if threads is not None:
-            torch.set_num_threads(checks.positive_int("threads", threads))
-        torch.use_deterministic_algorithms(True)
-        # Filling every new tensor with NaN only guards against kernels that read
-        # uninitialised memory; the layers used here never do, and the filling costs a
-        # fifth of the training time.
-        torch.utils.deterministic.fill_uninitialized_memory = False
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_deterministic)
-        torch.utils.deterministic.fill_uninitialized_memory = old_fill
 
 
 def _built_in(dtype: torch.dtype, build, *args):
@@ -237,9 +205,10 @@ def train(
         epoch_loss, epoch_accuracy, epoch_test_accuracy = [], [], []
         first = 0
         if resume is not None:
-            first = _resume(
-                resume, recipe.epochs, model, optimizer, schedule, generator
-            )
+            first = resume_state(
+                resume, recipe.epochs, model, optimizer, schedule, generator,
+                RESUME_KEYS, "train",
+            )  # fmt: skip
             epoch_loss, epoch_accuracy, epoch_test_accuracy, test = (
                 list(resume["epoch_loss"]),
                 list(resume["epoch_accuracy"]),
@@ -270,7 +239,7 @@ def train(
                     images = train_images[index]
                     if recipe.augment == "shift-flip":  # the whole batch, everywhere
                         images = augment(images, generator)
-                    step_loss, step_correct = _step(
+                    step_loss, step_correct = optimizer_step(
                         net, model, optimizer, images, train_labels[index], world,
                         micro_batches,
                     )  # fmt: skip
@@ -325,82 +294,6 @@ def train(
         "steps": total_steps,
     }
     return model, metrics
-
-
-def _step(
-    net: nn.Module,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    world: World,
-    micro_batches: int,
-) -> tuple[torch.Tensor, int]:
-    """One optimizer step on this process's parts of a global batch.
-
-    ``net`` is ``model`` or its ``DistributedDataParallel`` wrapper. Returns this
-    process's share of the batch's mean loss (float64) and its correct predictions.
-    """
-    parts = world.size * micro_batches
-    share = len(images) // parts
-    optimizer.zero_grad(set_to_none=True)
-    loss_sum, correct = torch.zeros((), dtype=torch.float64), 0
-    for k in range(micro_batches):
-        start = (world.rank * micro_batches + k) * share
-        part = slice(start, start + share)
-        # BatchNorm keeps the running statistics of rank 0's first part, as DDP does
-        kept = [b.clone() for b in model.buffers()] if k > 0 else None
-        last = k == micro_batches - 1
-        with contextlib.nullcontext() if last or net is model else net.no_sync():
-            logits = net(images[part])
-            loss = F.cross_entropy(logits, labels[part])
-            (loss / micro_batches if micro_batches > 1 else loss).backward()
-        if kept is not None:
-            for buffer, value in zip(model.buffers(), kept):
-                buffer.copy_(value)
-        loss_sum += (
-            loss.detach().double() / parts if parts > 1 else loss.detach().double()
-        )
-        correct += int((logits.argmax(1) == labels[part]).sum())
-    optimizer.step()
-    return loss_sum, correct
-
-
-def _resume(
-    state: Mapping[str, Any],
-    epochs: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: torch.optim.lr_scheduler.LRScheduler,
-    generator: torch.Generator | None,
-    keys: frozenset[str] | None = None,
-    source: str = "train",
-) -> int:
-    """Load a state from ``source``'s ``on_epoch`` into the run; return its epoch.
-
-    ``keys`` are the state's keys (default :data:`RESUME_KEYS`); ``generator`` None for
-    a trainer that draws its order from the seed and the epoch alone.
-    """
-    keys = RESUME_KEYS if keys is None else keys
-    missing = keys - set(state) if isinstance(state, Mapping) else keys
-    if missing:
-        raise ValueError(
-            f"resume must be a training state from {source}(on_epoch=...); it lacks "
-            + ", ".join(sorted(missing))
-        )
-    epoch = state["epoch"]
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 < epoch < epochs:
-        raise ValueError(
-            f"resume holds epoch {epoch!r}; a run of {epochs} epochs resumes from 1 to "
-            f"{epochs - 1}"
-        )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["schedule"])
-    if generator is not None:
-        generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    return epoch
 
 
 RESUME_KEYS = frozenset(

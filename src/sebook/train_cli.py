@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import shlex
-import signal
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
-import torch
 
-from . import distributed, timing
+from . import timing
 from . import train as training
 from .attention import ATTENTION
 from .blocks import INTEGRATIONS
@@ -29,6 +24,13 @@ from .fashion_models import DEFAULT_WIDTHS, FashionNetConfig
 from .folder_training import MODELS as FOLDER_MODELS
 from .recipe import AUGMENTATIONS, LABELS, RECIPES
 from .squeeze import SQUEEZE_MODES
+from .train_runs import (
+    out_and_manifest,
+    partial_path,
+    record,
+    run_saving_epochs,
+    world_of_launch,
+)
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -293,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.model != "fashionnet":
-        return _main_folder(parser, args)
+        from .folder_cli import main_folder
+
+        return main_folder(parser, args)
     for name in ("data", "image_size", "workers"):
         if getattr(args, name) is not None:
             parser.error(
@@ -309,10 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (TypeError, ValueError) as error:
         parser.error(str(error))
-    out, manifest = _out_and_manifest(parser, args)
-    world = _world(parser, recipe.batch_size, args.micro_batches)
+    out, manifest = out_and_manifest(parser, args)
+    world = world_of_launch(parser, recipe.batch_size, args.micro_batches)
     command = command_line(args)
-    run = _run_saving_epochs(
+    run = run_saving_epochs(
         parser, args, world, command, recipe.epochs,
         lambda resume, on_epoch: training.train(
             config, args.seed, recipe, args.dataset,
@@ -327,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if not world.main:
         return 0  # rank 0 writes the checkpoint and the manifest
     save_checkpoint(out, model, config, metrics, args.seed, FASHION_MNIST_SHA256)
-    _record(
+    record(
         manifest, out, seconds, cpu_seconds, world, args,
         {
             "command": command,
@@ -351,226 +355,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     partial_path(out).unlink(missing_ok=True)  # finished: the saved epoch is not needed
     return 0
-
-
-FOLDER_OVERRIDES = ("epochs", "batch_size", "lr", "threads", "image_size", "workers")
-"""The options that override the folder recipe (sebook.folder_training.PAPER_SGD)."""
-
-
-def _main_folder(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """``--model NAME --data DIR``: an ImageNet-size network on a folder of images."""
-    from .folder_training import PAPER_SGD, save_folder_checkpoint, train_folder
-
-    if args.data is None:
-        parser.error(f"argument --data: required with --model {args.model}")
-    for name in ("augment", "labels", "train_subset"):
-        if getattr(args, name) is not None:
-            parser.error(
-                f"argument --{name.replace('_', '-')}: FashionNet's; --model "
-                f"{args.model} trains by the SENet paper's recipe"
-            )
-    try:
-        recipe = PAPER_SGD.replace(
-            **{
-                k: getattr(args, k)
-                for k in FOLDER_OVERRIDES
-                if getattr(args, k) is not None
-            }
-        )
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-    if not (Path(args.data) / "train").is_dir():
-        parser.error(
-            f"argument --data: {args.data!r} holds no train/ folder (expected "
-            "DIR/train/<class>/<image>, and optionally DIR/val/<class>/<image>)"
-        )
-    out, manifest = _out_and_manifest(parser, args)
-    world = _world(parser, recipe.batch_size, args.micro_batches)
-    parts = ["python", "-m", "sebook.train", "--model", args.model]
-    parts += ["--data", args.data, "--seed", str(args.seed)]
-    for name in FOLDER_OVERRIDES:
-        if getattr(args, name) is not None:
-            parts += ["--" + name.replace("_", "-"), str(getattr(args, name))]
-    if args.micro_batches != 1:
-        parts += ["--micro-batches", str(args.micro_batches)]
-    command = shlex.join([*parts, "--out", args.out])
-    run = _run_saving_epochs(
-        parser, args, world, command, recipe.epochs,
-        lambda resume, on_epoch: train_folder(
-            args.model, args.data, recipe, args.seed, world=world,
-            micro_batches=args.micro_batches, resume=resume, on_epoch=on_epoch,
-            progress=not args.no_progress and timing.watched(),
-        ),
-    )  # fmt: skip
-    if isinstance(run, int):
-        return run
-    (model, metrics), seconds, cpu_seconds = run
-    if not world.main:
-        return 0
-    save_folder_checkpoint(out, args.model, model, metrics, recipe, args.seed)
-    _record(
-        manifest, out, seconds, cpu_seconds, world, args,
-        {
-            "command": command,
-            "model": args.model,
-            "data": str(args.data),
-            "recipe": recipe.to_dict(),
-            "seed": args.seed,
-            "metrics": {k: v for k, v in metrics.items()},
-        },
-    )  # fmt: skip
-    val = metrics["epoch_val_accuracy"][-1]
-    print(
-        f"{args.model} (seed {args.seed}, {len(metrics['classes'])} classes): "
-        + (f"val accuracy {val:.4f}; " if val is not None else "no val/ folder; ")
-        + f"{seconds:.1f} s; wrote {out} and {manifest}"
-    )
-    partial_path(out).unlink(missing_ok=True)
-    return 0
-
-
-def _out_and_manifest(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> tuple[Path, Path]:
-    """The checkpoint to write and the manifest beside it, checked before any work."""
-    out = Path(args.out)
-    if out.suffix != ".pt":
-        parser.error(
-            f"argument --out: the checkpoint file must end in .pt, got {args.out!r}"
-        )
-    if not out.parent.is_dir():
-        parser.error(f"argument --out: folder {str(out.parent)!r} does not exist")
-    manifest = Path(args.manifest) if args.manifest else out.parent / "manifest.json"
-    if manifest.resolve().parent != out.resolve().parent:
-        parser.error(
-            "argument --manifest: the manifest must be in the same folder as the "
-            "checkpoint (--out)"
-        )
-    return out, manifest
-
-
-def _world(
-    parser: argparse.ArgumentParser, batch_size: int, micro_batches: int
-) -> distributed.World:
-    """This process's place in a torchrun job; a bad launch fails before any work."""
-    try:
-        world = distributed.world_from_env()
-        distributed.batch_share(batch_size, world, micro_batches)
-    except (RuntimeError, ValueError) as error:
-        parser.error(str(error))  # before joining the others: a bad launch fails fast
-    return world
-
-
-def _run_saving_epochs(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    world: distributed.World,
-    command: str,
-    epochs: int,
-    train: Callable[[dict | None, Callable[[dict], None]], object],
-) -> tuple[object, float, float] | int:
-    """``train(resume, on_epoch)`` with every finished epoch saved in OUT.partial.
-
-    Returns ``(train's result, seconds, CPU seconds)`` counted over every resumed part,
-    or the exit code 130 after Ctrl-C or SIGTERM (the last finished epoch saved, and the
-    command to resume printed).
-    """
-    partial = partial_path(Path(args.out))
-    resume, spent = None, (0.0, 0.0)
-    if args.resume is not None:
-        try:
-            resume = read_partial(args.resume, command)
-        except (OSError, ValueError) as error:
-            parser.error(f"argument --resume: {error}")
-        spent = resume["seconds"], resume["cpu_seconds"]
-    finished = {"epoch": 0}
-    start, start_cpu = time.perf_counter(), time.process_time()
-
-    def save_epoch(state: dict) -> None:  # every epoch, so that even a kill loses one
-        from .checkpoints import save_atomically
-
-        finished["epoch"] = state["epoch"]
-        if world.main:
-            state |= {
-                "command": command,
-                "seconds": spent[0] + time.perf_counter() - start,
-                "cpu_seconds": spent[1] + time.process_time() - start_cpu,
-            }
-            save_atomically(state, partial)
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with distributed.process_group(world):
-            result = train(resume, save_epoch)
-    except KeyboardInterrupt:
-        if world.main:
-            print(
-                f"\ninterrupted after epoch {finished['epoch']} of {epochs}; "
-                + (
-                    f"saved it in {partial}; resume with:\n{command} --resume "
-                    f"{shlex.quote(str(partial))}"
-                    if finished["epoch"]
-                    else "nothing saved"
-                ),
-                file=sys.stderr,
-            )
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    seconds = spent[0] + time.perf_counter() - start
-    return result, seconds, spent[1] + time.process_time() - start_cpu
-
-
-def _record(
-    manifest: Path,
-    out: Path,
-    seconds: float,
-    cpu_seconds: float,
-    world: distributed.World,
-    args: argparse.Namespace,
-    entry: dict,
-) -> None:
-    """Add ``out``'s entry to ``manifest``, with where and how long it trained."""
-    from . import __version__
-    from .manifest import update_manifest
-
-    update_manifest(
-        manifest,
-        out,
-        {
-            **entry,
-            "world_size": world.size,
-            "micro_batches": args.micro_batches,
-            "train_seconds": round(seconds, 1),
-            "train_cpu_seconds": round(cpu_seconds, 1),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "sebook": __version__,
-            "torch": str(torch.__version__),
-            "python": platform.python_version(),
-        },
-    )
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: the last epoch is saved
-
-
-def partial_path(out: Path) -> Path:
-    """Where an interrupted run writing ``out`` saves its last finished epoch."""
-    return out.with_name(out.name + ".partial")
-
-
-def read_partial(path: str | Path, command: str) -> dict:
-    """The training state an interrupted run saved in ``path``, if ``command`` made it."""
-    state = torch.load(path, weights_only=True)
-    if not isinstance(state, dict) or "command" not in state:
-        raise ValueError(f"{str(path)!r} is not a state saved by an interrupted run")
-    if state["command"] != command:
-        raise ValueError(
-            f"{str(path)!r} was saved by another command; resume it with the command "
-            f"that started it:\n{state['command']} --resume {shlex.quote(str(path))}"
-        )
-    return state
 
 
 if __name__ == "__main__":
