@@ -30,7 +30,11 @@ from pathlib import Path
 
 import torch
 
-from se_overhead import MALLOPT, keep_freed_memory  # benchmarks/, beside this script
+from se_overhead import (  # benchmarks/, beside this script
+    MALLOPT,
+    keep_freed_memory,
+    write_results,
+)
 from sebook import models, timing
 from sebook.attention import make_attention
 from sebook.blocks import bottleneck
@@ -165,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare is not None and networks is not None:
         print("\n".join(compare(results, json.loads(args.compare.read_text(encoding="utf-8")))))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
+        write_results(args.out, results)
     return 0
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,7 @@ from sebook import costs, models, timing
 from sebook.folding import fold_for_inference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from se_overhead import keep_freed_memory  # noqa: E402
+from se_overhead import keep_freed_memory, write_results  # noqa: E402
 
 PAIRS = {
     "resnet50": (models.resnet50, models.se_resnet50),
@@ -323,11 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare is not None:
         print("\n".join(compare(results, json.loads(args.compare.read_text()))))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, args.out)
-        print(f"wrote {args.out}")
+        write_results(args.out, results)
     return 0
 
 

@@ -343,6 +343,15 @@ def time_ops(batch: int, repeats: int) -> dict:
     return result
 
 
+def write_results(out: Path, results: dict) -> None:
+    """Write ``results`` as JSON to ``out`` atomically (a temporary file, then a rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+
+
 def compare(new: dict, old: dict) -> list[str]:
     """Lines comparing the SE medians (in percent over plain) of two results files."""
     lines = []
@@ -477,11 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare is not None:
         print("\n".join(compare(results, json.loads(args.compare.read_text()))))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, args.out)
-        print(f"wrote {args.out}")
+        write_results(args.out, results)
     return 0
 
 
