@@ -105,3 +105,17 @@ def test_thread_clock_and_median_interval():
 def test_percent_and_its_interval():
     assert timing.percent(1.0183) == "+1.8" and timing.percent(0.95) == "-5.0"
     assert timing.percent_interval({"low": 0.995, "high": 1.03}) == "-0.5 to +3.0"
+
+
+def test_pooled_over_processes_spans_every_run():
+    def run(*medians):
+        return {
+            "cases": {"c": {"summary": {"folded": {"process_medians": list(medians)}}}}
+        }
+
+    pooled = timing.pooled_over_processes(
+        [run(1.02, 1.01, 1.03), run(1.05, 1.04, 1.00)], "c", "folded"
+    )
+    assert pooled == {"median": 1.025, "low": 1.00, "high": 1.05}
+    with pytest.raises(ValueError, match="no process"):
+        timing.pooled_over_processes([run()], "c", "folded")

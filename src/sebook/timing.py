@@ -12,7 +12,7 @@ import platform
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -202,6 +202,30 @@ def elementwise_overhead(
         total["naive"] += n * (t["squeeze"] + t["scale_then_add"] - t["add"])
         total["fused"] += n * (t["squeeze"] + t["fused_scale_add"] - t["add"])
     return total
+
+
+def pooled_over_processes(
+    runs: Sequence[Mapping], case: str, ratio: str
+) -> dict[str, float]:
+    """One ratio of one case, pooled over every process of several runs of a benchmark.
+
+    ``runs`` are results files of ``benchmarks/folded_overhead.py``, whose cases record
+    each process's median (``summary[ratio]["process_medians"]``). Returns the median of
+    those medians and their range (``low``, ``high``), which holds the spread between runs
+    as well as between processes.
+    """
+    medians = sorted(
+        m
+        for run in runs
+        for m in run["cases"][case]["summary"][ratio]["process_medians"]
+    )
+    if not medians:
+        raise ValueError(f"runs hold no process of case {case!r}")
+    return {
+        "median": statistics.median(medians),
+        "low": medians[0],
+        "high": medians[-1],
+    }
 
 
 def percent(ratio: float) -> str:
