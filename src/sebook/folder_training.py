@@ -11,7 +11,6 @@ writes. Explained in the appendix "Training beyond one machine".
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import sys
@@ -30,6 +29,7 @@ from .runtime import progress_bar
 from .training_steps import (
     BAR_FORMAT,
     TERMINAL_BAR_FORMAT,
+    epoch_state,
     optimizer_step,
     reproducible,
     resume_state,
@@ -286,16 +286,7 @@ def train_folder(
                 )
                 if on_epoch is not None:
                     on_epoch(
-                        copy.deepcopy(
-                            {
-                                "epoch": epoch + 1,
-                                "model": model.state_dict(),
-                                "optimizer": optimizer.state_dict(),
-                                "schedule": schedule.state_dict(),
-                                "torch_rng": torch.get_rng_state(),
-                                **history,
-                            }
-                        )
+                        epoch_state(epoch + 1, model, optimizer, schedule, **history)
                     )
     model.eval()
     return model, {"classes": train_set.classes, **history}

@@ -15,7 +15,6 @@ listed in ``checkpoints/manifest.json``; the command line is :mod:`sebook.train_
 
 from __future__ import annotations
 
-import copy
 import math
 import sys
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ from .training_steps import (
     BAR_FORMAT,
     PROGRESS_UPDATES,
     TERMINAL_BAR_FORMAT,
+    epoch_state,
     optimizer_step,
     reproducible,
     resume_state,
@@ -268,21 +268,15 @@ def train(
                 epoch_test_accuracy.append(test["accuracy"])
                 if on_epoch is not None:
                     on_epoch(
-                        copy.deepcopy(
-                            {
-                                "epoch": epoch + 1,
-                                "model": model.state_dict(),
-                                "optimizer": optimizer.state_dict(),
-                                "schedule": schedule.state_dict(),
-                                "generator": generator.get_state(),
-                                "torch_rng": torch.get_rng_state(),
-                                "epoch_loss": epoch_loss,
-                                "epoch_accuracy": epoch_accuracy,
-                                "epoch_test_accuracy": epoch_test_accuracy,
-                                "test": test,
-                            }
+                        epoch_state(
+                            epoch + 1, model, optimizer, schedule,
+                            generator=generator.get_state(),
+                            epoch_loss=epoch_loss,
+                            epoch_accuracy=epoch_accuracy,
+                            epoch_test_accuracy=epoch_test_accuracy,
+                            test=test,
                         )
-                    )
+                    )  # fmt: skip
     metrics = {
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],

@@ -9,6 +9,7 @@ the same in both.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -132,3 +133,27 @@ def resume_state(
         generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     return epoch
+
+
+def epoch_state(
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    **history: Any,
+) -> dict[str, Any]:
+    """What a trainer hands its ``on_epoch`` after ``epoch``: all a resumed run needs, copied.
+
+    The model, optimizer and schedule states, torch's global random state, and the
+    trainer's own ``history`` (its metrics so far, a data-order generator's state).
+    """
+    return copy.deepcopy(
+        {
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            **history,
+        }
+    )
